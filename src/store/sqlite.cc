@@ -1,0 +1,133 @@
+#include "store/sqlite.h"
+
+#include <sqlite3.h>
+
+namespace paddock::store {
+
+SqliteStatement::SqliteStatement(SqliteStatement&& other) noexcept
+    : db_(other.db_), stmt_(other.stmt_) {
+  other.stmt_ = nullptr;
+}
+
+SqliteStatement::~SqliteStatement() {
+  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+}
+
+void SqliteStatement::Bind(int index, const std::string& value) {
+  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+}
+
+void SqliteStatement::Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+
+Result<bool> SqliteStatement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return IoError(std::string("sqlite step: ") + sqlite3_errmsg(db_));
+}
+
+Status SqliteStatement::RunToCompletion() {
+  while (true) {
+    auto row = Step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return Ok();
+  }
+}
+
+void SqliteStatement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+int64_t SqliteStatement::ColumnInt(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+std::string SqliteStatement::ColumnText(int column) const {
+  const unsigned char* text = sqlite3_column_text(stmt_, column);
+  if (text == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, column));
+}
+
+Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool read_only) {
+  sqlite3* raw = nullptr;
+  int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  flags |= SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    if (raw) sqlite3_close(raw);
+    return IoError("cannot open database " + path + ": " + msg);
+  }
+  std::unique_ptr<SqliteDb> db(new SqliteDb(raw));
+  sqlite3_busy_timeout(raw, 5000);
+  if (!read_only) {
+    // WAL: readers (the CLI) do not block the writer. synchronous=FULL: every COMMIT fsyncs the
+    // WAL, so an acknowledged lease or event survives kill -9 and power loss.
+    for (const char* pragma :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+      if (auto s = db->Exec(pragma); !s) return tl::unexpected(s.error());
+    }
+  }
+  return db;
+}
+
+SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
+
+Status SqliteDb::Error(const std::string& what) const {
+  return IoError(what + ": " + sqlite3_errmsg(db_));
+}
+
+Status SqliteDb::Exec(const std::string& sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return IoError("sqlite: " + msg);
+  }
+  return Ok();
+}
+
+Result<SqliteStatement> SqliteDb::Prepare(const std::string& sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr) !=
+      SQLITE_OK) {
+    return tl::unexpected(Error("sqlite prepare").error());
+  }
+  return SqliteStatement(db_, stmt);
+}
+
+Status SqliteDb::Transaction(const std::function<Status()>& body) {
+  if (auto s = Exec("BEGIN IMMEDIATE"); !s) return s;
+  Status result = body();
+  if (!result) {
+    (void)Exec("ROLLBACK");
+    return result;
+  }
+  if (auto s = Exec("COMMIT"); !s) {
+    (void)Exec("ROLLBACK");
+    return s;
+  }
+  return Ok();
+}
+
+Status SqliteDb::Migrate(const char* const* migrations, size_t count) {
+  auto st = Prepare("PRAGMA user_version");
+  if (!st) return tl::unexpected(st.error());
+  auto row = st->Step();
+  if (!row) return tl::unexpected(row.error());
+  int64_t version = st->ColumnInt(0);
+  if (version > static_cast<int64_t>(count)) {
+    return IoError("database schema version " + std::to_string(version) +
+                   " is newer than this paddock understands (" + std::to_string(count) + ")");
+  }
+  for (size_t i = static_cast<size_t>(version); i < count; ++i) {
+    Status s = Transaction([&]() -> Status {
+      if (auto e = Exec(migrations[i]); !e) return e;
+      return Exec("PRAGMA user_version = " + std::to_string(i + 1));
+    });
+    if (!s) return s;
+  }
+  return Ok();
+}
+
+}  // namespace paddock::store

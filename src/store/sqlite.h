@@ -1,0 +1,65 @@
+#pragma once
+
+// A thin RAII wrapper over the SQLite C API that returns Result instead of throwing. Internal to
+// store/ (and registry/ may reuse it); not thread-safe: callers serialize access to one SqliteDb.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace paddock::store {
+
+class SqliteStatement {
+ public:
+  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  SqliteStatement(SqliteStatement&& other) noexcept;
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
+  ~SqliteStatement();
+
+  // Parameters are 1-based, as in SQLite. Text is copied (SQLITE_TRANSIENT).
+  void Bind(int index, const std::string& value);
+  void Bind(int index, int64_t value);
+  // Returns true when a row is available, false when done.
+  Result<bool> Step();
+  // Steps until done (for INSERT/UPDATE).
+  Status RunToCompletion();
+  // Makes the statement runnable again, keeping nothing bound.
+  void Reset();
+
+  int64_t ColumnInt(int column) const;
+  std::string ColumnText(int column) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class SqliteDb {
+ public:
+  // Opens or creates the database with WAL journaling, synchronous=FULL (a committed
+  // transaction survives power loss), foreign keys on and a busy timeout, so readers in other
+  // processes (`paddock timeline`) never block the daemon for long.
+  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path, bool read_only = false);
+  ~SqliteDb();
+
+  Status Exec(const std::string& sql);
+  Result<SqliteStatement> Prepare(const std::string& sql);
+  // Runs body inside BEGIN IMMEDIATE / COMMIT; rolls back if body fails.
+  Status Transaction(const std::function<Status()>& body);
+  // Applies migrations[user_version..count) in one transaction each, bumping user_version.
+  Status Migrate(const char* const* migrations, size_t count);
+
+ private:
+  explicit SqliteDb(sqlite3* db) : db_(db) {}
+  Status Error(const std::string& what) const;
+  sqlite3* db_;
+};
+
+}  // namespace paddock::store

@@ -1,0 +1,98 @@
+#pragma once
+
+// The persistent store: machines, DHCP leases, boot timeline events and boot tokens.
+//
+// Store is an interface so that a second backend (etcd, for several paddock servers sharing one
+// inventory) can stand beside the embedded SQLite one. Callers never see SQL.
+//
+// Thread-safety: every method may be called from any thread; calls are serialized inside.
+// Every method blocks on disk I/O, so the io thread must not call them: the daemon calls them
+// from its worker threads. A method that returns successfully has made its writes durable
+// (SQLite WAL with synchronous=FULL), so a crash or `kill -9` afterwards loses nothing.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/event.h"
+#include "common/net.h"
+#include "common/result.h"
+
+namespace paddock::store {
+
+// A machine paddock has seen (discovery) or served. Facts are the latest the machine sent.
+struct MachineRecord {
+  MacAddress mac;
+  std::string uuid;
+  std::string arch;  // "bios", "efi64", ...
+  std::string hostname;
+  std::string serial;
+  std::string group;    // group of the last rendered script ("" = none matched)
+  std::string profile;  // profile of the last rendered script
+  std::string last_ip;
+  int64_t first_seen_us = 0;
+  int64_t last_seen_us = 0;
+  int64_t boot_count = 0;  // boots begun (see StoredEvent::boot)
+};
+
+// A boot event as stored: the event plus its row id and the machine's boot number (1 for the
+// first boot paddock saw of that machine, 2 for the next, ...).
+struct StoredEvent {
+  int64_t id = 0;
+  int64_t boot = 0;
+  BootEvent event;
+};
+
+// A DHCP lease row. The store does not interpret state; dhcp/ does.
+struct LeaseRow {
+  Ipv4Address ip;
+  MacAddress mac;
+  std::string client_id;  // hex
+  std::string hostname;
+  int64_t expires_at = 0;  // unix seconds
+  int state = 0;
+};
+
+// A one-time boot token, stored as a hash of the token text.
+struct BootToken {
+  std::string token_hash;  // hex SHA-256 of the token
+  MacAddress mac;
+  int64_t boot = 0;
+  int64_t created_at = 0;  // unix seconds
+  int64_t expires_at = 0;
+  int64_t redeemed_at = 0;  // 0 = not redeemed yet
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Machines. UpsertMachine replaces every field of the record with the given one.
+  virtual Status UpsertMachine(const MachineRecord& machine) = 0;
+  virtual Result<std::optional<MachineRecord>> GetMachine(const MacAddress& mac) = 0;
+  virtual Result<std::vector<MachineRecord>> ListMachines() = 0;
+
+  // Timeline. Appends all events in one transaction. `id` fields are ignored and assigned.
+  virtual Status AppendEvents(const std::vector<StoredEvent>& events) = 0;
+  // Events of one machine, oldest first; `boot` = 0 means every boot. At most `limit` newest.
+  virtual Result<std::vector<StoredEvent>> Timeline(const MacAddress& mac, int64_t boot,
+                                                    int64_t limit) = 0;
+
+  // Leases. SaveLeases upserts all rows (keyed by ip) in one transaction.
+  virtual Status SaveLeases(const std::vector<LeaseRow>& leases) = 0;
+  virtual Result<std::vector<LeaseRow>> LoadLeases() = 0;
+
+  // Boot tokens. RedeemToken marks the token redeemed at `now` and returns it, atomically; a
+  // token that was redeemed before is returned with its earlier redeemed_at unchanged and the
+  // call fails with kPermissionDenied; an unknown token fails with kNotFound.
+  virtual Status PutToken(const BootToken& token) = 0;
+  virtual Result<BootToken> RedeemToken(const std::string& token_hash, int64_t now) = 0;
+};
+
+// Opens (creating if needed) the SQLite store at `path`, applying schema migrations. The parent
+// directory must exist.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+}  // namespace paddock::store
