@@ -1,0 +1,93 @@
+#pragma once
+
+// EventRecorder: the daemon's EventSink. Protocol servers call Record() from the io thread; a
+// worker thread batches the events into the store (one transaction per batch), numbers each
+// machine's boots, keeps the machine records current (first/last seen, arch, uuid, IP, boot
+// count) and writes one log line per event with the machine's label.
+//
+// Boot numbering: a machine's boot N+1 begins with a DHCP DISCOVER from PXE firmware or iPXE
+// (vendor class "PXEClient"/"HTTPClient" or user class "iPXE") once boot N has fetched its iPXE
+// script or reported itself booted, or when nothing was heard from it for kBootGapSeconds.
+// The node OS's own DHCP client (no PXE vendor class) never starts a boot.
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/event.h"
+#include "store/store.h"
+
+namespace paddock::daemon {
+
+class EventRecorder final : public EventSink {
+ public:
+  static constexpr int64_t kBootGapSeconds = 600;
+
+  // `store` must outlive the recorder. Starts the worker thread.
+  explicit EventRecorder(store::Store* store);
+  // Flushes what is queued, then stops the worker.
+  ~EventRecorder() override;
+
+  // Thread-safe, never blocks on I/O.
+  void Record(BootEvent event) override;
+
+  // Queues an arbitrary write to run on the worker thread, in order with the events (used for
+  // boot tokens and machine facts learnt outside events). Thread-safe.
+  void Post(std::function<void(store::Store&)> write);
+
+  // Queues an update of a machine's record (group, profile, hostname learnt when its script is
+  // rendered); runs on the worker thread against the recorder's cached record. Thread-safe.
+  void UpdateMachine(const MacAddress& mac, std::function<void(store::MachineRecord&)> update);
+
+  // Events dropped because the queue was full (the store could not keep up).
+  uint64_t dropped() const { return dropped_.load(); }
+
+  // Called on the worker thread after each event is stored (live streams, metrics). Register
+  // before events flow; not thread-safe against concurrent Record().
+  void AddListener(std::function<void(const store::StoredEvent&)> listener);
+
+  // Blocks until everything queued before the call is stored (tests, shutdown).
+  void Flush();
+
+  // The boot number the next event of `mac` would carry now (0 = never seen). Thread-safe.
+  int64_t CurrentBoot(const MacAddress& mac);
+
+ private:
+  struct MachineState {
+    bool loaded = false;
+    store::MachineRecord record;
+    bool boot_progressed = false;  // this boot fetched its script or reported booted
+  };
+
+  void Run();
+  void Process(std::vector<BootEvent>& events,
+               std::vector<std::function<void(store::Store&)>>& writes);
+  MachineState& StateFor(const MacAddress& mac);
+  void Assign(store::StoredEvent& stored, MachineState& state);
+
+  store::Store* store_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable flushed_cv_;
+  std::vector<BootEvent> pending_;
+  std::vector<std::function<void(store::Store&)>> pending_writes_;
+  static constexpr size_t kMaxQueued = 200000;
+  std::atomic<uint64_t> dropped_{0};
+  uint64_t enqueued_ = 0;
+  uint64_t done_ = 0;
+  bool stopping_ = false;
+  std::vector<std::function<void(const store::StoredEvent&)>> listeners_;
+  // Worker-thread state, plus current boot numbers readable under mu_.
+  std::unordered_map<MacAddress, MachineState> machines_;
+  std::unordered_map<MacAddress, int64_t> boots_;
+  std::thread worker_;
+};
+
+}  // namespace paddock::daemon

@@ -1,0 +1,87 @@
+#include "daemon/event_recorder.h"
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+namespace paddock::daemon {
+namespace {
+
+const MacAddress kMac = *MacAddress::Parse("52:54:00:e2:e0:01");
+
+class EventRecorderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/paddock-rec-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    store_ = std::move(*store::OpenSqliteStore(dir_ + "/db"));
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  BootEvent Ev(std::string phase, int64_t t_s, std::string detail = "{}") {
+    BootEvent e;
+    e.mac = kMac;
+    e.phase = std::move(phase);
+    e.time_us = t_s * 1000000;
+    e.detail = std::move(detail);
+    return e;
+  }
+
+  std::string dir_;
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(EventRecorderTest, NumbersBootsByFirmwareDiscoverAfterProgress) {
+  EventRecorder rec(store_.get());
+  const std::string pxe = R"({"vendor_class":"PXEClient:Arch:00000:UNDI:002001","uuid":"u1",
+                              "firmware":"bios"})";
+  const std::string os = R"({"vendor_class":"udhcp 1.35.0"})";
+  rec.Record(Ev("dhcp.discover", 100, pxe));
+  rec.Record(Ev("dhcp.ack", 100, R"({"ip":"198.18.0.100"})"));
+  rec.Record(Ev("dhcp.discover", 101, pxe));  // iPXE's own DHCP: same boot
+  rec.Record(Ev("http.request", 102, R"({"path":"/ipxe"})"));
+  rec.Record(Ev("dhcp.discover", 110, os));  // node OS DHCP: same boot
+  rec.Record(Ev("node.booted", 111));
+  rec.Record(Ev("dhcp.discover", 150, pxe));  // reboot: boot 2
+  rec.Record(Ev("dhcp.discover", 5000, os));  // long silence: boot 3
+  rec.Flush();
+  auto events = store_->Timeline(kMac, 0, 100);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 8u);
+  std::vector<int64_t> boots;
+  for (const auto& e : *events) boots.push_back(e.boot);
+  EXPECT_EQ(boots, (std::vector<int64_t>{1, 1, 1, 1, 1, 1, 2, 3}));
+  auto m = store_->GetMachine(kMac);
+  ASSERT_TRUE(m && m->has_value());
+  EXPECT_EQ((*m)->boot_count, 3);
+  EXPECT_EQ((*m)->uuid, "u1");
+  EXPECT_EQ((*m)->arch, "bios");
+  EXPECT_EQ((*m)->last_ip, "198.18.0.100");
+  EXPECT_EQ((*m)->first_seen_us, 100 * 1000000);
+  EXPECT_EQ(rec.CurrentBoot(kMac), 3);
+}
+
+TEST_F(EventRecorderTest, BootNumbersContinueAfterRestart) {
+  {
+    EventRecorder rec(store_.get());
+    rec.Record(Ev("dhcp.discover", 100, R"({"user_class":"iPXE"})"));
+    rec.Record(Ev("node.booted", 101));
+    rec.Flush();
+  }
+  EventRecorder rec(store_.get());
+  rec.Record(Ev("dhcp.discover", 200, R"({"user_class":"iPXE"})"));
+  rec.UpdateMachine(kMac, [](store::MachineRecord& m) { m.group = "workers"; });
+  rec.Flush();
+  auto events = store_->Timeline(kMac, 0, 100);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 3u);
+  // Boot numbers continue from the store: the firmware DISCOVER after the restart is boot 2.
+  EXPECT_EQ((*events)[1].boot, 1);
+  EXPECT_EQ((*events)[2].boot, 2);
+  auto m = store_->GetMachine(kMac);
+  ASSERT_TRUE(m && m->has_value());
+  EXPECT_EQ((*m)->group, "workers");
+}
+
+}  // namespace
+}  // namespace paddock::daemon
