@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# Builds paddock's test node image from Debian packages: OUTDIR/vmlinuz and OUTDIR/initrd.cpio.gz.
+#
+#   images/build-test-image.sh [OUTDIR]      (default OUTDIR: $PADDOCK_CACHE/images/test-node)
+#
+# Kernel: the ABI package that linux-image-amd64 depends on, fetched with `apt-get download` and
+# never installed; only vmlinuz and the modules the node needs (plus their dependencies, read
+# from modules.dep) are extracted. Initramfs: busybox-static and an /init that brings up the
+# network with DHCP, reports `GET /node/booted?mac=..&token=..&uptime=..` to the server named by
+# paddock.server= on the kernel command line, prints
+#   PADDOCK-NODE: booted mac=<mac> ip=<ip> uptime=<s>
+#   E2E-MARKER: OK
+# on the serial console and powers off (on any failure: `E2E-MARKER: FAIL <reason>`, power off).
+#
+# Everything is cached under ${PADDOCK_CACHE:-/var/cache/paddock}, keyed by the package versions
+# and this script's content, so a second run takes about a second. Needs root only for
+# apt-get update when the package lists are empty. Extra modules for later images:
+# PADDOCK_IMAGE_EXTRA_MODULES="overlay veth ..." (names as in modules.dep, without .ko).
+set -euo pipefail
+
+CACHE=${PADDOCK_CACHE:-/var/cache/paddock}
+OUT=${1:-$CACHE/images/test-node}
+MODULES=(virtio_pci virtio_net e1000 ${PADDOCK_IMAGE_EXTRA_MODULES:-})
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+
+log() { printf 'build-test-image: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+mkdir -p "$CACHE/debs" "$CACHE/kernel" "$CACHE/images"
+# Two builds at once (parallel ctest, the lab) share the cache: serialise them.
+exec 9>"$CACHE/.build-test-image.lock"
+flock 9
+
+# --- Which packages ------------------------------------------------------------------------------
+abi_package() {
+  apt-cache depends linux-image-amd64 2>/dev/null |
+    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
+}
+kpkg=$(abi_package || true)
+if [[ -z $kpkg ]]; then
+  log "package lists empty; running apt-get update"
+  apt-get update -qq || die "apt-get update failed"
+  kpkg=$(abi_package || true)
+fi
+[[ -n $kpkg ]] || die "cannot resolve the kernel ABI package of linux-image-amd64"
+kver_pkg=$(apt-cache show --no-all-versions "$kpkg" | awk '/^Version:/ { print $2; exit }')
+[[ -n $kver_pkg ]] || die "no version for $kpkg"
+
+# busybox-static: the installed one (scripts/setup.sh installs it), else a downloaded copy.
+bb_ver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || true)
+if [[ -n $bb_ver && -x /bin/busybox ]]; then
+  busybox=/bin/busybox
+else
+  bb_ver=$(apt-cache show --no-all-versions busybox-static | awk '/^Version:/ { print $2; exit }')
+  busybox=""
+fi
+
+script_sum=$(sha256sum "$SELF" | cut -c1-12)
+key=$(printf '%s\n' "$kpkg=$kver_pkg" "busybox-static=$bb_ver" "$script_sum" "${MODULES[*]}" |
+  sha256sum | cut -c1-16)
+built="$CACHE/images/.built/$key"
+
+install_out() {
+  mkdir -p "$OUT"
+  if [[ $(readlink -f "$OUT") != $(readlink -f "$built") ]]; then
+    cp -f "$built/vmlinuz" "$built/initrd.cpio.gz" "$built/image.env" "$OUT/"
+  fi
+  log "image ready in $OUT ($(du -h "$OUT/vmlinuz" | cut -f1) kernel," \
+    "$(du -h "$OUT/initrd.cpio.gz" | cut -f1) initrd; $kpkg $kver_pkg)"
+}
+
+if [[ -s $built/vmlinuz && -s $built/initrd.cpio.gz ]]; then
+  log "cached image $key"
+  install_out
+  exit 0
+fi
+
+# --- Download (cached per version) ---------------------------------------------------------------
+fetch_deb() {  # fetch_deb PACKAGE VERSION -> prints the .deb path
+  local pkg=$1 ver=$2 f
+  for f in "$CACHE/debs/${pkg}_"*.deb; do
+    [[ -e $f ]] || continue
+    [[ $(dpkg-deb -f "$f" Version) == "$ver" ]] && { echo "$f"; return; }
+  done
+  log "downloading $pkg $ver"
+  (cd "$CACHE/debs" && apt-get download -q "$pkg=$ver" >&2) || die "apt-get download $pkg failed"
+  for f in "$CACHE/debs/${pkg}_"*.deb; do
+    [[ $(dpkg-deb -f "$f" Version) == "$ver" ]] && { echo "$f"; return; }
+  done
+  die "downloaded $pkg but found no .deb of version $ver"
+}
+
+kdeb=$(fetch_deb "$kpkg" "$kver_pkg")
+if [[ -z $busybox ]]; then
+  bbdeb=$(fetch_deb busybox-static "$bb_ver")
+  bbdir=$(mktemp -d)
+  dpkg-deb --fsys-tarfile "$bbdeb" | tar -x -C "$bbdir" ./bin/busybox
+  busybox=$bbdir/bin/busybox
+fi
+
+# --- Kernel and modules (extracted once per kernel version) --------------------------------------
+# The package has no modules.dep (depmod runs at install time) and kmod may not be installed, so
+# build one from each module's .modinfo "depends=" field: unpack every module once into a
+# scratch dir, keep the dependency list, vmlinuz and nothing else.
+kdir="$CACHE/kernel/${kpkg}_${kver_pkg}"
+if [[ ! -e $kdir/.complete ]]; then
+  log "extracting vmlinuz and indexing module dependencies of $(basename "$kdeb")"
+  rm -rf "$kdir"
+  mkdir -p "$kdir"
+  scratch=$(mktemp -d "$CACHE/kernel/.scratch.XXXXXX")
+  dpkg-deb --fsys-tarfile "$kdeb" |
+    tar -x -C "$scratch" --wildcards './boot/vmlinuz-*' './lib/modules/*'
+  mv "$scratch"/boot "$kdir/"
+  kv=$(ls "$scratch/lib/modules" | head -1)
+  mkdir -p "$kdir/lib/modules/$kv"
+  cp "$scratch/lib/modules/$kv/modules.builtin" "$kdir/lib/modules/$kv/" 2>/dev/null || true
+  (cd "$scratch/lib/modules/$kv" && find kernel -name '*.ko*' | LC_ALL=C sort >"$kdir/files.txt" &&
+    grep -a -o -H 'depends=[A-Za-z0-9_,-]*' -r kernel |
+    awk -F: '!seen[$1]++ { print }' >"$kdir/depends.txt")
+  # modules.dep shape: "path: dep-path dep-path" (direct dependencies only).
+  awk -F: '
+    FNR == NR { n = $0; sub(/.*\//, "", n); sub(/\.ko.*/, "", n); gsub(/-/, "_", n); path[n] = $0; next }
+    { d = $2; sub(/^depends=/, "", d); deps[$1] = d }
+    END {
+      for (n in path) {
+        p = path[n]; line = p ":"; k = split(deps[p], a, ",")
+        for (i = 1; i <= k; i++) { g = a[i]; gsub(/-/, "_", g); if (g in path) line = line " " path[g] }
+        print line
+      }
+    }' "$kdir/files.txt" "$kdir/depends.txt" | LC_ALL=C sort >"$kdir/lib/modules/$kv/modules.dep"
+  rm -rf "$scratch"
+  touch "$kdir/.complete"
+fi
+vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -1)
+kver=${vmlinuz##*/vmlinuz-}
+moddir="$kdir/lib/modules/$kver"
+[[ -s $moddir/modules.dep ]] || die "no module index for $kdeb"
+
+# Resolve the wanted modules and their dependencies into a load order (dependencies first).
+# modules.dep lines: "kernel/a/b.ko[.xz]: dep1.ko dep2.ko ..." (direct dependencies).
+declare -A seen=()
+order=()
+resolve() {
+  local name=$1 line path deps d i
+  line=$(grep -E "/${name//_/[-_]}\.ko(\.[a-z]+)?:" "$moddir/modules.dep" | head -1 || true)
+  if [[ -z $line ]]; then
+    grep -qE "/${name}\.ko" "$moddir/modules.builtin" 2>/dev/null && return 0
+    die "module $name is neither in modules.dep nor built in"
+  fi
+  path=${line%%:*}
+  [[ -n ${seen[$path]:-} ]] && return 0
+  read -r -a deps <<<"${line#*:}"
+  for d in "${deps[@]}"; do
+    d=${d##*/}
+    d=${d%%.ko*}
+    resolve "$d"
+  done
+  seen[$path]=1
+  order+=("$path")
+}
+for m in "${MODULES[@]}"; do resolve "${m//-/_}"; done
+
+missing=()
+for p in "${order[@]}"; do [[ -s $moddir/$p ]] || missing+=("./lib/modules/$kver/$p"); done
+if ((${#missing[@]})); then
+  log "extracting ${#missing[@]} modules"
+  dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$kdir" "${missing[@]}"
+fi
+
+# --- Initramfs -----------------------------------------------------------------------------------
+stage=$(mktemp -d)
+trap 'rm -rf "$stage" ${bbdir:+"$bbdir"}' EXIT
+log "building initramfs (busybox $bb_ver, ${#order[@]} modules)"
+mkdir -p "$stage"/{bin,dev,proc,sys,run,tmp,etc/udhcpc,lib/modules}
+cp "$busybox" "$stage/bin/busybox"
+for applet in $("$stage/bin/busybox" --list); do
+  [[ $applet == busybox ]] || ln -s busybox "$stage/bin/$applet"
+done
+ln -s bin "$stage/sbin"
+: >"$stage/etc/modules.order"
+for p in "${order[@]}"; do
+  base=${p##*/}
+  case $base in
+    *.ko.xz) xz -dc "$moddir/$p" >"$stage/lib/modules/${base%.xz}"; base=${base%.xz} ;;
+    *.ko.zst) zstd -qdc "$moddir/$p" >"$stage/lib/modules/${base%.zst}"; base=${base%.zst} ;;
+    *.ko.gz) gzip -dc "$moddir/$p" >"$stage/lib/modules/${base%.gz}"; base=${base%.gz} ;;
+    *) cp "$moddir/$p" "$stage/lib/modules/$base" ;;
+  esac
+  echo "$base" >>"$stage/etc/modules.order"
+done
+
+cat >"$stage/etc/udhcpc/default.script" <<'EOF'
+#!/bin/sh
+# udhcpc hook: configure the interface and remember the lease for /init.
+case "$1" in
+  deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+    { echo "ip=$ip"; echo "mask=$mask"; echo "router=$router"; echo "serverid=$serverid"
+      echo "lease=$lease"; } >/run/dhcp.env ;;
+esac
+exit 0
+EOF
+
+cat >"$stage/init" <<'EOF'
+#!/bin/sh
+# paddock test node: DHCP, report "booted" to paddock, print the marker, power off.
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /run /tmp
+
+up() { cut -d' ' -f1 /proc/uptime; }
+done_() { sync; poweroff -f; sleep 10; }
+fail() {
+  echo "PADDOCK-NODE: failure uptime=$(up)"
+  ip addr 2>&1 | sed 's/^/PADDOCK-NODE:   /'
+  echo "E2E-MARKER: FAIL $*"
+  done_
+}
+echo "PADDOCK-NODE: init uptime=$(up)"
+
+for m in $(cat /etc/modules.order); do
+  insmod "/lib/modules/$m" || echo "PADDOCK-NODE: insmod $m failed"
+done
+
+server="" token="" want_mac=""
+for w in $(cat /proc/cmdline); do
+  case "$w" in
+    paddock.server=*) server=${w#*=} ;;
+    paddock.token=*) token=${w#*=} ;;
+    paddock.mac=*) want_mac=${w#*=} ;;
+  esac
+done
+[ -n "$server" ] || fail "no paddock.server= on the kernel command line"
+want_mac=$(echo "$want_mac" | tr 'A-F-' 'a-f:')
+
+# The NIC: the one with paddock.mac if given, else the first non-loopback one.
+iface="" i=0
+while [ -z "$iface" ] && [ $i -lt 100 ]; do
+  for d in /sys/class/net/*; do
+    n=${d##*/}
+    [ "$n" = lo ] || [ ! -e "$d/address" ] && continue
+    if [ -z "$want_mac" ] || [ "$(cat "$d/address")" = "$want_mac" ]; then iface=$n; break; fi
+  done
+  [ -n "$iface" ] || { sleep 0.1; i=$((i + 1)); }
+done
+[ -n "$iface" ] || fail "no network interface${want_mac:+ with mac $want_mac}"
+mac=$(cat "/sys/class/net/$iface/address")
+
+# Debian's udhcpc neither raises the link nor gives up on a down link: do both here.
+ip link set lo up
+ip link set "$iface" up
+i=0
+while [ "$(cat "/sys/class/net/$iface/carrier" 2>/dev/null)" != 1 ]; do
+  i=$((i + 1))
+  [ $i -gt 200 ] && fail "no carrier on $iface"
+  sleep 0.1
+done
+echo "PADDOCK-NODE: link $iface up mac=$mac uptime=$(up)"
+
+timeout 30 udhcpc -s /etc/udhcpc/default.script -i "$iface" -n -q -t 5 -T 2 \
+  -V paddock-test-node -x hostname:paddock-node || fail "dhcp on $iface failed"
+[ -s /run/dhcp.env ] || fail "dhcp gave no lease"
+. /run/dhcp.env
+echo "PADDOCK-NODE: dhcp ip=$ip server=$serverid uptime=$(up)"
+
+uptime=$(up)
+# busybox 1.35's `wget -T` crashes: bound it with timeout(1) instead.
+if ! timeout 20 wget -q -O /tmp/booted \
+  "$server/node/booted?mac=$mac&token=$token&uptime=${uptime%%.*}"; then
+  fail "GET $server/node/booted failed"
+fi
+echo "PADDOCK-NODE: booted mac=$mac ip=$ip uptime=$uptime"
+echo "E2E-MARKER: OK"
+done_
+EOF
+chmod 755 "$stage/init" "$stage/etc/udhcpc/default.script"
+
+tmp="$CACHE/images/.built/.tmp-$key-$$"
+rm -rf "$tmp"
+mkdir -p "$tmp"
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+  gzip -9n >"$tmp/initrd.cpio.gz"
+cp "$vmlinuz" "$tmp/vmlinuz"
+cat >"$tmp/image.env" <<EOF
+kernel_package=$kpkg
+kernel_package_version=$kver_pkg
+kernel_release=$kver
+busybox_version=$bb_ver
+modules="${order[*]##*/}"
+key=$key
+EOF
+rm -rf "$built"
+mv "$tmp" "$built"
+install_out
