@@ -141,7 +141,7 @@ moddir="$kdir/lib/modules/$kver"
 declare -A seen=()
 order=()
 resolve() {
-  local name=$1 line path deps d i
+  local name=$1 line path deps d
   line=$(grep -E "/${name//_/[-_]}\.ko(\.[a-z]+)?:" "$moddir/modules.dep" | head -1 || true)
   if [[ -z $line ]]; then
     grep -qE "/${name}\.ko" "$moddir/modules.builtin" 2>/dev/null && return 0

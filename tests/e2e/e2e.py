@@ -46,9 +46,19 @@ def ts(t0):
 
 def load_timeline(path):
     with open(path) as f:
-        events = json.load(f)
-    if not isinstance(events, list):
+        data = json.load(f)
+    # The contract is a flat array of events; tolerate events grouped per boot as well.
+    if isinstance(data, dict):
+        data = data.get("events") or data.get("boots") or []
+    if not isinstance(data, list):
         raise ValueError("timeline is not a JSON array")
+    events = []
+    for item in data:
+        if isinstance(item, dict) and isinstance(item.get("events"), list):
+            events.extend(item["events"])
+        elif isinstance(item, dict) and "phase" in item:
+            events.append(item)
+    events.sort(key=lambda e: e.get("time_us", 0))
     return events
 
 
@@ -115,7 +125,7 @@ def report(name, fw, t0, serial_path, timeline_path=None):
     def add(label, value):
         cols.append("%s %s" % (label, "-" if value is None else "%.2f" % value))
 
-    add("fw-start>iPXE", first_serial(lines, r"iPXE (initialising|\(http)", "start"))
+    add("iPXE", first_serial(lines, r"^iPXE (\d|initialising|\(http)", "start"))
     events = []
     if timeline_path and os.path.exists(timeline_path):
         try:
@@ -142,7 +152,9 @@ def report(name, fw, t0, serial_path, timeline_path=None):
         add("initrd-done", ev("http.request", "initrd", end=True))
     else:
         add("ipxe-dhcp-ok", first_serial(lines, r"Configuring.*ok|DHCP.*ok"))
-        add("kernel-done", first_serial(lines, r"vmlinuz\.\.\. ok"))
+        add("script", first_serial(lines, r"boot\.ipxe\.\.\..*ok"))
+        add("kernel-done", first_serial(lines, r"vmlinuz\.\.\..*ok"))
+        add("initrd-done", first_serial(lines, r"initrd[^ ]*\.\.\..*ok"))
     add("Linux", first_serial(lines, r"Linux version"))
     add("/init", first_serial(lines, r"PADDOCK-NODE: init"))
     if events:

@@ -393,7 +393,14 @@ e2e_check_timeline() {
   local name=$1 json
   shift
   [[ $E2E_SERVER == paddock ]] || return 0
-  json=$(e2e_timeline_json "$name") || return 1
+  # The daemon stores events in batches: give the last ones (node.booted) a moment to land.
+  local _try
+  for _try in 1 2 3 4 5 6; do
+    rm -f "$E2E_DIR/logs/$name.timeline.json"
+    if json=$(e2e_timeline_json "$name") && $E2E_PY check "$json" "$@" >/dev/null 2>&1; then break; fi
+    sleep 0.5
+  done
+  [[ -n $json ]] || return 1
   $E2E_PY check "$json" "$@" | sed "s/^/[$name] /" >&2
   return "${PIPESTATUS[0]}"
 }
@@ -401,7 +408,8 @@ e2e_check_timeline() {
 # Expected timeline of a guest by firmware and DHCP mode (the phases every boot must show).
 e2e_expected_phases() {
   local fw=$1 mode=$2
-  local http=(http.request~boot.ipxe http.request~vmlinuz http.request~initrd node.booted)
+  local http=(http.request~boot.ipxe http.request~/ipxe http.request~vmlinuz http.request~initrd
+    node.booted)
   if [[ $mode == full ]]; then
     case $fw in
       bios | uefi)  # iPXE ROM DHCP, then the node's own DHCP after the initrd
