@@ -1,0 +1,43 @@
+#pragma once
+
+// Mustache templates (https://mustache.github.io/mustache.5.html) over JSON variables: the
+// engine behind iPXE scripts here and the per-machine documents (user-data, meta-data, ...)
+// later. Pure functions; any thread may call them.
+//
+// Differences from HTML-oriented mustache:
+//   - {{name}} is NOT HTML-escaped: it prints the value as is, exactly like {{{name}}}.
+//     Values that come from machines (facts) are sanitized before they become variables
+//     (see SanitizeMachineString), so they cannot inject lines into a script.
+//   - Dotted names ({{metadata.role}}) walk into objects; arrays iterate in sections.
+//   - JSON numbers print in their JSON form (3, 2.5); true/false/null print nothing but work
+//     as section conditions ({{#flag}}...{{/flag}}, {{^flag}}...{{/flag}}).
+//   - A missing variable prints nothing. Partials ({{> name}}) are not supported: they render
+//     nothing.
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace paddock::render {
+
+// Templates larger than this are rejected (they come from files an operator wrote; the cap
+// keeps a runaway file from costing memory on every boot).
+inline constexpr size_t kMaxTemplateBytes = 1 << 20;
+
+// Parses `text` without rendering it. kInvalidArgument with the engine's message (it names
+// the offending tag and its position) when the syntax is wrong.
+Status CheckTemplateSyntax(std::string_view text);
+
+// Renders `text` with `variables` (a JSON object). kInvalidArgument on a syntax or render
+// error. Never throws.
+Result<std::string> RenderTemplate(std::string_view text, const nlohmann::json& variables);
+
+// Replaces every byte a machine could use to break out of a line or a token (control
+// characters, DEL, non-ASCII) by '_'. Used on facts (hostname, serial, ...) that arrive in
+// requests before they reach any template or log line.
+std::string SanitizeMachineString(std::string_view text);
+
+}  // namespace paddock::render
