@@ -14,6 +14,7 @@ BUILD_PKGS=(
 TEST_PKGS=(
   qemu-system-x86 ipxe-qemu ipxe ovmf dnsmasq-base busybox-static cpio iproute2 procps
   kea-admin udhcpc isc-dhcp-client atftp tftp-hpa curl tcpdump sqlite3 python3 zstd
+  docker-registry skopeo containerd runc
 )
 
 missing=()
