@@ -42,7 +42,8 @@ CREATE TABLE leases (
   client_id TEXT NOT NULL,
   hostname TEXT NOT NULL,
   expires_at INTEGER NOT NULL,
-  state INTEGER NOT NULL
+  state INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE boot_tokens (
   token_hash TEXT PRIMARY KEY,
@@ -169,10 +170,11 @@ class SqliteStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     return db_->Transaction([&]() -> Status {
       auto st = db_->Prepare(
-          "INSERT INTO leases(ip, mac, client_id, hostname, expires_at, state) "
-          "VALUES(?,?,?,?,?,?) ON CONFLICT(ip) DO UPDATE SET mac=excluded.mac, "
+          "INSERT INTO leases(ip, mac, client_id, hostname, expires_at, state, updated_at) "
+          "VALUES(?,?,?,?,?,?,?) ON CONFLICT(ip) DO UPDATE SET mac=excluded.mac, "
           "client_id=excluded.client_id, hostname=excluded.hostname, "
-          "expires_at=excluded.expires_at, state=excluded.state");
+          "expires_at=excluded.expires_at, state=excluded.state, "
+          "updated_at=excluded.updated_at");
       if (!st) return tl::unexpected(st.error());
       for (const LeaseRow& l : leases) {
         st->Reset();
@@ -182,6 +184,7 @@ class SqliteStore final : public Store {
         st->Bind(4, l.hostname);
         st->Bind(5, l.expires_at);
         st->Bind(6, int64_t{l.state});
+        st->Bind(7, l.updated_at);
         if (auto s = st->RunToCompletion(); !s) return s;
       }
       return Ok();
@@ -191,7 +194,8 @@ class SqliteStore final : public Store {
   Result<std::vector<LeaseRow>> LoadLeases() override {
     std::lock_guard<std::mutex> lock(mu_);
     auto st = db_->Prepare(
-        "SELECT ip, mac, client_id, hostname, expires_at, state FROM leases ORDER BY ip");
+        "SELECT ip, mac, client_id, hostname, expires_at, state, updated_at FROM leases "
+        "ORDER BY ip");
     if (!st) return tl::unexpected(st.error());
     std::vector<LeaseRow> out;
     while (true) {
@@ -205,6 +209,7 @@ class SqliteStore final : public Store {
       l.hostname = st->ColumnText(3);
       l.expires_at = st->ColumnInt(4);
       l.state = static_cast<int>(st->ColumnInt(5));
+      l.updated_at = st->ColumnInt(6);
       out.push_back(std::move(l));
     }
     return out;

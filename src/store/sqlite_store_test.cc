@@ -94,7 +94,7 @@ TEST_F(StoreTest, TimelineKeepsOrderBootsAndLimit) {
 
 TEST_F(StoreTest, LeasesUpsertByIp) {
   auto store = Open();
-  LeaseRow a{*Ipv4Address::Parse("198.18.0.100"), kMac, "01525400e2e001", "n1", 100, 1};
+  LeaseRow a{*Ipv4Address::Parse("198.18.0.100"), kMac, "01525400e2e001", "n1", 100, 1, 50};
   ASSERT_TRUE(store->SaveLeases({a}));
   a.expires_at = 200;
   ASSERT_TRUE(store->SaveLeases({a}));
@@ -103,6 +103,8 @@ TEST_F(StoreTest, LeasesUpsertByIp) {
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].expires_at, 200);
   EXPECT_EQ((*rows)[0].mac, kMac);
+  EXPECT_EQ((*rows)[0].updated_at, 50);
+  EXPECT_EQ((*rows)[0].client_id, "01525400e2e001");
 }
 
 TEST_F(StoreTest, TokenRedeemsOnce) {
@@ -129,7 +131,7 @@ TEST_F(StoreTest, CommittedWritesSurviveKill9) {
     if (!s) _exit(2);
     std::vector<LeaseRow> leases;
     for (uint32_t i = 0; i < 50; ++i) {
-      leases.push_back(LeaseRow{Ipv4Address(0xc6120064 + i), kMac, "", "", 1000 + i, 1});
+      leases.push_back(LeaseRow{Ipv4Address(0xc6120064 + i), kMac, "", "", 1000 + i, 1, 0});
     }
     if (!(*s)->SaveLeases(leases)) _exit(3);
     if (!(*s)->AppendEvents({StoredEvent{0, 1, Event("dhcp.ack", 7)}})) _exit(4);

@@ -53,6 +53,7 @@ struct LeaseRow {
   std::string hostname;
   int64_t expires_at = 0;  // unix seconds
   int state = 0;
+  int64_t updated_at = 0;  // unix seconds
 };
 
 // A one-time boot token, stored as a hash of the token text.
