@@ -1,0 +1,358 @@
+#include "dhcp/server.h"
+
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/log.h"
+#include "dhcp/lease_pool.h"
+#include "dhcp/lease_writer.h"
+#include "dhcp/pxe.h"
+#include "dhcp/responder.h"
+#include "dhcp/router_advert.h"
+
+namespace paddock::dhcp {
+namespace {
+
+using boost::asio::ip::udp;
+
+constexpr auto kExpiryInterval = std::chrono::seconds(10);
+
+// "mac=.. xid=.." from whatever part of a bad datagram is there.
+std::string RawLabel(ByteSpan data) {
+  if (data.size() < 34) return "mac=? xid=?";
+  char xid[16];
+  std::snprintf(xid, sizeof(xid), "0x%02x%02x%02x%02x", data[4], data[5], data[6], data[7]);
+  return "mac=" + MacAddress::FromBytes(data.data() + 28).ToString() + " xid=" + xid;
+}
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Impl> {
+  struct Listener {
+    explicit Listener(boost::asio::io_context& io) : socket(io) {}
+    udp::socket socket;
+    uint16_t port = 0;
+    std::array<uint8_t, 65536> buffer;
+    udp::endpoint from;
+  };
+
+  Impl(boost::asio::io_context& io_context, ServerOptions o, EventSink* sink, LeaseStorage* st,
+       const Clock& c)
+      : io(io_context),
+        options(std::move(o)),
+        events(sink),
+        storage(st),
+        clock(c),
+        server_listener(io),
+        proxy_listener(io),
+        expiry_timer(io) {
+    if (options.mode == Mode::kFull) {
+      pool = std::make_unique<LeasePool>(clock, MakeLeasePoolOptions(options));
+    }
+    responder = std::make_unique<Responder>(options, pool.get(), clock);
+  }
+
+  Status Open(Listener& l, uint16_t port) {
+    boost::system::error_code ec;
+    std::string where = "0.0.0.0:" + std::to_string(port) +
+                        (options.interface.empty() ? "" : " on " + options.interface);
+    auto error = [&](const char* step) {
+      std::string msg = std::string(step) + " " + where + ": " + ec.message();
+      boost::system::error_code close_ec;
+      l.socket.close(close_ec);
+      return ec == boost::asio::error::access_denied ? PermissionDenied(msg) : IoError(msg);
+    };
+    l.port = port;
+    l.socket.open(udp::v4(), ec);
+    if (ec) return error("open");
+    l.socket.set_option(udp::socket::reuse_address(true), ec);
+    l.socket.set_option(boost::asio::socket_base::broadcast(true), ec);
+    if (ec) return error("SO_BROADCAST");
+    if (!options.interface.empty()) {
+      // SO_BINDTODEVICE: receive only from, and send broadcasts out of, the boot interface.
+      if (::setsockopt(l.socket.native_handle(), SOL_SOCKET, SO_BINDTODEVICE,
+                       options.interface.data(), options.interface.size()) != 0) {
+        ec = boost::system::error_code(errno, boost::system::system_category());
+        return error("SO_BINDTODEVICE");
+      }
+    }
+    l.socket.bind(udp::endpoint(boost::asio::ip::address_v4::any(), port), ec);
+    if (ec) return error("bind");
+    return Ok();
+  }
+
+  void Receive(Listener& l) {
+    l.socket.async_receive_from(
+        boost::asio::buffer(l.buffer), l.from,
+        [weak = weak_from_this(), &l](const boost::system::error_code& ec, size_t n) {
+          auto self = weak.lock();
+          if (!self || !self->running) return;
+          if (!ec) self->OnDatagram(l, ByteSpan(l.buffer.data(), n));
+          if (ec == boost::asio::error::operation_aborted) return;
+          self->Receive(l);
+        });
+  }
+
+  void OnDatagram(Listener& l, ByteSpan data) {
+    received++;
+    auto packet = ParseDhcpPacket(data);
+    if (!packet) {
+      dropped_malformed++;
+      log->debug("{} dropped malformed datagram ({} bytes) from {}:{} on port {}: {}",
+                 RawLabel(data), data.size(), l.from.address().to_string(), l.from.port(), l.port,
+                 packet.error().message);
+      return;
+    }
+    if (auto type = packet->message_type()) {
+      switch (*type) {
+        case MessageType::kDiscover:
+          discovers++;
+          break;
+        case MessageType::kRequest:
+          requests++;
+          break;
+        case MessageType::kRelease:
+          releases++;
+          break;
+        case MessageType::kDecline:
+          declines++;
+          break;
+        case MessageType::kInform:
+          informs++;
+          break;
+        default:
+          break;
+      }
+    }
+    Arrival arrival{l.port, Ipv4Address(l.from.address().to_v4().to_uint()), l.from.port()};
+    Outcome out = responder->Handle(*packet, arrival);
+    const std::string label = ClientLabel(*packet);
+    for (BootEvent& e : out.events) {
+      log->debug("{} {} {}", label, e.phase, e.detail);
+      if (events) events->Record(std::move(e));
+    }
+    if (out.pool_exhausted) {
+      pool_exhausted++;
+      log->warn("{} no free address: pool exhausted", label);
+    }
+    if (!out.reply) {
+      if (!out.note.empty()) {
+        ignored++;
+        log->debug("{} not answered: {}", label, out.note);
+      }
+      if (!out.leases_to_save.empty() && writer) writer->Submit(std::move(out.leases_to_save), {});
+      return;
+    }
+    if (out.leases_to_save.empty() || !writer) {
+      Send(l, std::move(*out.reply), label);
+      return;
+    }
+    // RFC 2131 §4.3.2 leaves durability to the server; we ACK only what survives a crash.
+    auto reply = std::make_shared<Response>(std::move(*out.reply));
+    writer->Submit(std::move(out.leases_to_save), [weak = weak_from_this(), &l, reply,
+                                                   label](const Status& s) {
+      auto self = weak.lock();
+      if (!self) return;
+      boost::asio::post(self->io, [weak, &l, reply, label, s] {
+        auto self2 = weak.lock();
+        if (!self2 || !self2->running) return;
+        if (!s) {
+          self2->persist_errors++;
+          self2->log->error("{} lease not saved, ACK withheld: {}", label, s.error().ToString());
+          return;
+        }
+        self2->Send(l, std::move(*reply), label);
+      });
+    });
+  }
+
+  void Send(Listener& l, Response r, const std::string& label) {
+    Bytes wire = SerializeDhcpPacket(r.packet, r.max_size);
+    boost::system::error_code ec;
+    udp::endpoint to(boost::asio::ip::address_v4(r.to.ip.value()), r.to.port);
+    l.socket.send_to(boost::asio::buffer(wire), to, 0, ec);
+    if (ec) {
+      send_errors++;
+      log->warn("{} {} to {}: {}", label, r.event.phase, to.address().to_string(), ec.message());
+      return;
+    }
+    const std::string& phase = r.event.phase;
+    if (phase == "dhcp.offer") offers++;
+    if (phase == "dhcp.ack") acks++;
+    if (phase == "dhcp.nak") naks++;
+    if (phase == "proxy.offer") proxy_offers++;
+    if (phase == "proxy.ack") proxy_acks++;
+    log->info("{} {} -> {}:{} {}", label, phase, to.address().to_string(), to.port(),
+              r.event.detail);
+    r.event.bytes = static_cast<int64_t>(wire.size());
+    if (events) events->Record(std::move(r.event));
+  }
+
+  void ArmExpiry() {
+    expiry_timer.expires_after(kExpiryInterval);
+    expiry_timer.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->running) return;
+      std::vector<Lease> changed = self->pool->ExpireDue();
+      if (!changed.empty() && self->writer) self->writer->Submit(std::move(changed), {});
+      self->ArmExpiry();
+    });
+  }
+
+  boost::asio::io_context& io;
+  ServerOptions options;
+  EventSink* events;
+  LeaseStorage* storage;
+  const Clock& clock;
+  std::shared_ptr<spdlog::logger> log = log::Get("dhcp");
+  std::unique_ptr<LeasePool> pool;
+  std::unique_ptr<Responder> responder;
+  std::unique_ptr<LeaseWriter> writer;
+  std::unique_ptr<RouterAdvertiser> advertiser;
+  Listener server_listener;
+  Listener proxy_listener;
+  boost::asio::steady_timer expiry_timer;
+  bool running = false;
+
+  std::atomic<uint64_t> received{0}, dropped_malformed{0}, ignored{0}, discovers{0}, requests{0},
+      releases{0}, declines{0}, informs{0}, offers{0}, acks{0}, naks{0}, proxy_offers{0},
+      proxy_acks{0}, pool_exhausted{0}, send_errors{0}, persist_errors{0}, leases_loaded{0};
+};
+
+Server::Server(boost::asio::io_context& io, ServerOptions options, EventSink* events,
+               LeaseStorage* storage, const Clock* clock)
+    : impl_(std::make_shared<Impl>(io, std::move(options), events, storage,
+                                   clock ? *clock : SystemClock::Instance())) {}
+
+Server::~Server() { Stop(); }
+
+Status Server::Start() {
+  Impl& m = *impl_;
+  if (m.running) return Ok();
+  if (auto s = ValidateServerOptions(m.options); !s) {
+    return InvalidArgument("dhcp options:\n" + s.error().message);
+  }
+  if (m.options.mode == Mode::kFull) {
+    if (m.storage != nullptr) {
+      auto leases = m.storage->LoadAll();
+      if (!leases) return tl::unexpected(leases.error());
+      m.pool->Load(*leases);
+      m.leases_loaded = leases->size();
+    }
+    m.writer = std::make_unique<LeaseWriter>(m.storage);
+  }
+  if (auto s = m.Open(m.server_listener, m.options.server_port); !s) return s;
+  if (auto s = m.Open(m.proxy_listener, m.options.proxy_port); !s) {
+    boost::system::error_code ec;
+    m.server_listener.socket.close(ec);
+    return s;
+  }
+  if (m.options.router_advertisements) {
+    RouterAdvertOptions ra;
+    ra.interface = m.options.interface;
+    m.advertiser = std::make_unique<RouterAdvertiser>(m.io, ra);
+    if (auto s = m.advertiser->Start(); !s) {
+      Stop();
+      return tl::unexpected(Error{s.error().code, s.error().message +
+                                                      " (disable router advertisements to run "
+                                                      "without them)"});
+    }
+  }
+  m.running = true;
+  m.Receive(m.server_listener);
+  m.Receive(m.proxy_listener);
+  if (m.pool) m.ArmExpiry();
+  m.log->info("dhcp {} mode on {} ports {}/{} as {} ({} leases loaded)",
+              m.options.mode == Mode::kFull ? "full" : "proxy",
+              m.options.interface.empty() ? "all interfaces" : m.options.interface,
+              m.options.server_port, m.options.proxy_port, m.options.server_address.ToString(),
+              m.leases_loaded.load());
+  return Ok();
+}
+
+void Server::Stop() {
+  if (!impl_) return;
+  Impl& m = *impl_;
+  m.running = false;
+  boost::system::error_code ec;
+  m.server_listener.socket.close(ec);
+  m.proxy_listener.socket.close(ec);
+  m.expiry_timer.cancel();
+  if (m.advertiser) m.advertiser->Stop();
+  if (m.writer) m.writer->Stop();
+}
+
+Status Server::UpdateOptions(ServerOptions options) {
+  if (auto s = ValidateServerOptions(options); !s) {
+    return InvalidArgument("dhcp options:\n" + s.error().message);
+  }
+  boost::asio::post(impl_->io, [weak = std::weak_ptr<Impl>(impl_), o = std::move(options)] {
+    auto self = weak.lock();
+    if (!self) return;
+    // Sockets stay as they are; the rest of the options apply from the next packet on.
+    ServerOptions merged = o;
+    merged.mode = self->options.mode;
+    merged.interface = self->options.interface;
+    merged.server_port = self->options.server_port;
+    merged.proxy_port = self->options.proxy_port;
+    self->options = merged;
+    self->responder->UpdateOptions(merged);
+    if (self->pool) self->pool->Reconfigure(MakeLeasePoolOptions(merged));
+    self->log->info("dhcp options updated");
+  });
+  return Ok();
+}
+
+Stats Server::GetStats() const {
+  const Impl& m = *impl_;
+  Stats s;
+  s.received = m.received;
+  s.dropped_malformed = m.dropped_malformed;
+  s.ignored = m.ignored;
+  s.discovers = m.discovers;
+  s.requests = m.requests;
+  s.releases = m.releases;
+  s.declines = m.declines;
+  s.informs = m.informs;
+  s.offers = m.offers;
+  s.acks = m.acks;
+  s.naks = m.naks;
+  s.proxy_offers = m.proxy_offers;
+  s.proxy_acks = m.proxy_acks;
+  s.pool_exhausted = m.pool_exhausted;
+  s.send_errors = m.send_errors;
+  s.persist_errors = m.persist_errors;
+  s.persist_batches = m.writer ? m.writer->batches() : 0;
+  s.leases_loaded = m.leases_loaded;
+  s.router_advertisements = m.advertiser ? m.advertiser->sent() : 0;
+  return s;
+}
+
+std::optional<MacAddress> Server::MacForAddress(Ipv4Address address) const {
+  if (!impl_->pool) return std::nullopt;
+  return impl_->pool->MacForAddress(address);
+}
+
+MacResolver Server::Resolver() const {
+  return [weak = std::weak_ptr<Impl>(impl_)](Ipv4Address ip) -> std::optional<MacAddress> {
+    auto self = weak.lock();
+    if (!self || !self->pool) return std::nullopt;
+    return self->pool->MacForAddress(ip);
+  };
+}
+
+std::vector<Lease> Server::Leases() const {
+  if (!impl_->pool) return {};
+  return impl_->pool->All();
+}
+
+}  // namespace paddock::dhcp
