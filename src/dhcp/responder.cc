@@ -375,7 +375,8 @@ Outcome Responder::HandleBootServer(const DhcpPacket& request, const Arrival& ar
   // Never 175.176 here: this port answers only as the proxy/boot server.
   policy.role = boot::DhcpRole::kProxy;
   const boot::BootDecision d = boot::DecideBoot(policy, client);
-  Ipv4Address client_ip = request.ciaddr.IsZero() ? arrival.source : request.ciaddr;
+  // Where the request really came from; ciaddr only when the source is unset (relayed).
+  Ipv4Address client_ip = arrival.source.IsZero() ? request.ciaddr : arrival.source;
   out.events.push_back(MakeEvent(request, "dhcp.request", EventDetail(request, client_ip, "")));
   if (d.action == boot::BootAction::kNone) {
     out.note = "boot server port: no boot file for this client";

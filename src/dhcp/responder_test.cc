@@ -313,6 +313,9 @@ TEST_F(ResponderTest, BootServerPortAlsoAnswersInFullMode) {
   Outcome o = responder_->Handle(binl, {4011, binl.ciaddr, 4011});
   ASSERT_TRUE(o.reply.has_value());
   EXPECT_EQ(Wire(*o.reply).file, "ipxe.efi");
+  // The reply goes where the request came from, even if ciaddr says otherwise.
+  o = responder_->Handle(binl, {4011, Ip("198.18.0.77"), 4011});
+  EXPECT_EQ(o.reply->to, (Destination{Ip("198.18.0.77"), 4011}));
   // No source address yet: broadcast back to the source port.
   binl.ciaddr = Ipv4Address();
   o = responder_->Handle(binl, {4011, Ipv4Address(), 68});
