@@ -224,14 +224,17 @@ class ResponderImpl final : public Responder {
   ResponderImpl(std::shared_ptr<Connection> conn, uint64_t gen)
       : conn_(std::move(conn)), gen_(gen) {}
   ~ResponderImpl() override {
-    // Dropping a responder that never completed aborts the exchange; the connection ignores
-    // this if the exchange did complete (generation or state moved on).
+    // Dropping a responder that never completed aborts the exchange. The connection also
+    // ignores a stale abort (its generation or state moved on), so this flag only saves a
+    // post per request in the common case.
+    if (completed_.load(std::memory_order_acquire)) return;
     auto conn = conn_;
     uint64_t gen = gen_;
     asio::post(conn->executor(), [conn, gen] { conn->OnAbort(gen); });
   }
 
   void Send(Response response) override {
+    completed_.store(true, std::memory_order_release);
     asio::dispatch(conn_->executor(), [c = conn_, g = gen_, r = std::move(response)]() mutable {
       c->OnSend(g, std::move(r));
     });
@@ -249,15 +252,18 @@ class ResponderImpl final : public Responder {
                    });
   }
   void Finish() override {
+    completed_.store(true, std::memory_order_release);
     asio::dispatch(conn_->executor(), [c = conn_, g = gen_] { c->OnFinish(g); });
   }
   void Abort() override {
+    completed_.store(true, std::memory_order_release);
     asio::dispatch(conn_->executor(), [c = conn_, g = gen_] { c->OnAbort(g); });
   }
 
  private:
   std::shared_ptr<Connection> conn_;
   uint64_t gen_;
+  std::atomic<bool> completed_{false};
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -684,7 +690,8 @@ void Connection::FinishExchange(bool complete) {
 void Connection::Record(bool complete) {
   access_.complete = complete;
   access_.duration_us = SteadyMicros() - start_us_;
-  if (server_->observer_) server_->observer_(access_);
+  // After Stop() the daemon may be tearing down what the observer points at.
+  if (server_->observer_ && !server_->stopped_) server_->observer_(access_);
   access_.status = 0;  // recorded; Close() must not record it again
 }
 
@@ -725,7 +732,9 @@ void Connection::OnBegin(uint64_t gen, int status, Headers headers,
   server_->counters_.CountStatus(status);
   stream_length_ = StatusHasNoBody(status) ? std::optional<uint64_t>(0) : length;
   stream_chunked_ = !stream_length_ && !head_ && version_ >= 11;
-  if (!stream_length_ && !stream_chunked_) keep_alive_ = false;  // close-delimited (HTTP/1.0)
+  if (!stream_length_ && !stream_chunked_ && !head_) {
+    keep_alive_ = false;  // close-delimited body (HTTP/1.0 client)
+  }
   stream_queued_ = 0;
   stream_finishing_ = false;
   stream_queue_.clear();

@@ -11,8 +11,12 @@
 //   - A malformed request (bad syntax, bad target, header or body over the limit) is answered
 //     400 (431 / 413 for the limits), counted in Stats::malformed, logged at debug, and the
 //     connection is closed. Nothing a client sends can crash the server or throw out of it.
-//   - A client idle for `idle_timeout_ms` (no request byte, or no write progress) is
-//     disconnected. While an asynchronous handler is still working, no timeout applies.
+//   - Timeouts (idle_timeout_ms): a request (header and body) must arrive completely within
+//     it, counted from the end of the previous response (or the accept), which also bounds
+//     keep-alive idleness and defeats slowloris clients; a response write that makes no
+//     progress for that long closes the connection. While an asynchronous handler is still
+//     working (before it sends or begins), no timeout applies and a client that leaves is only
+//     noticed at the first write.
 //   - File bodies go out with sendfile(2) straight from the page cache; a slow client makes the
 //     socket return EAGAIN and the connection waits for writability, never spins.
 //   - At `max_connections` open connections the server stops accepting until one closes
@@ -21,7 +25,8 @@
 // Threading: construct, Start() and Stop() on the thread that runs the io_context (or before
 // it runs). Every connection runs on its own strand, so the io_context may be run by several
 // threads; handlers then run concurrently for different connections. stats() and port() may be
-// called from any thread. The io_context and the Router must outlive the Server.
+// called from any thread. The io_context and the Router must outlive the Server, and
+// Responders must not be used once the io_context is destroyed.
 
 #include <cstdint>
 #include <functional>

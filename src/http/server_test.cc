@@ -470,6 +470,84 @@ TEST_F(ServerTest, MaxConnectionsHoldsBackNewClients) {
   EXPECT_EQ(server_->stats().connections_accepted, 2u);
 }
 
+TEST_F(ServerTest, HeadOnStreamKeepsConnection) {
+  StartServer();
+  Client c(server_->port());
+  c.Send("HEAD /stream HTTP/1.1\r\n\r\n");
+  RawResponse h = c.Read(true);
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.headers.count("transfer-encoding"), 0u);
+  c.Send("HEAD /stream?len HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(c.Read(true).headers["content-length"], "25");
+  c.Send("GET /hello HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(c.Read().body, "hello nobody");
+}
+
+TEST_F(ServerTest, AccessRecordCarriesRequestFacts) {
+  StartServer();
+  Client c(server_->port());
+  c.Send("GET /hello?name=x%20y&mac=52-54-00-00-00-01 HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(c.Read().status, 200);
+  ASSERT_TRUE(Eventually([&] { return Access().size() == 1; }));
+  AccessRecord a = Access()[0];
+  EXPECT_EQ(a.method, "GET");
+  EXPECT_EQ(a.target, "/hello?name=x%20y&mac=52-54-00-00-00-01");
+  EXPECT_EQ(a.path, "/hello");
+  ASSERT_EQ(a.query.size(), 2u);
+  EXPECT_EQ(a.query[0].second, "x y");
+  EXPECT_EQ(a.peer_address.ToString(), "127.0.0.1");
+  EXPECT_NE(a.peer_port, 0);
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(a.bytes_sent, 9u);  // "hello x y"
+  EXPECT_TRUE(a.complete);
+  EXPECT_GE(a.duration_us, 0);
+}
+
+TEST_F(ServerTest, ManyClientsOnTwoIoThreads) {
+  StartServer();
+  std::thread second([this] { io_.run(); });
+  std::atomic<int> good{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.emplace_back([&, i] {
+      Client c(server_->port());
+      for (int j = 0; j < 5; ++j) {
+        std::string name = std::to_string(i) + "-" + std::to_string(j);
+        c.Send("GET /hello?name=" + name + " HTTP/1.1\r\n\r\n");
+        if (c.Read().body == "hello " + name) ++good;
+      }
+      c.Send("GET /assets/big.bin HTTP/1.1\r\nRange: bytes=1000-1999\r\n\r\n");
+      if (c.Read().body == big_.substr(1000, 1000)) ++good;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(good.load(), 20 * 6);
+  EXPECT_EQ(server_->stats().requests, 120u);
+  boost::asio::post(io_, [this] { server_->Stop(); });
+  work_.reset();
+  second.join();
+}
+
+TEST_F(ServerTest, ResponderOutlivingStopIsHarmless) {
+  std::shared_ptr<Responder> kept;
+  std::promise<void> got;
+  router_.HandleAsync("GET", "/park", [&](const Request&, std::shared_ptr<Responder> r) {
+    kept = std::move(r);
+    got.set_value();
+  });
+  StartServer();
+  Client c(server_->port());
+  c.Send("GET /park HTTP/1.1\r\n\r\n");
+  got.get_future().wait();
+  boost::asio::post(io_, [this] { server_->Stop(); });
+  EXPECT_TRUE(c.ClosedByServer());
+  std::promise<bool> result;
+  kept->Begin(200, {}, std::nullopt);
+  kept->Write("late", [&](bool ok) { result.set_value(ok); });
+  EXPECT_FALSE(result.get_future().get());
+  kept.reset();
+}
+
 TEST_F(ServerTest, StartFailsClearlyWhenPortIsTaken) {
   StartServer();
   ServerOptions o;
