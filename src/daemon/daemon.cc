@@ -1,0 +1,214 @@
+#include "daemon/daemon.h"
+
+#include <sys/stat.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <filesystem>
+
+#include "common/log.h"
+#include "daemon/boot_service.h"
+#include "daemon/event_recorder.h"
+#include "daemon/lease_store.h"
+#include "daemon/neighbors.h"
+#include "daemon/options.h"
+#include "dhcp/server.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "tftp/server.h"
+
+namespace paddock::daemon {
+
+struct Daemon::Impl {
+  config::Config config;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<EventRecorder> recorder;
+  std::unique_ptr<StoreLeaseStorage> lease_storage;
+  boost::asio::io_context io;
+  std::unique_ptr<dhcp::Server> dhcp;
+  std::unique_ptr<tftp::Server> tftp;
+  http::Router router;
+  std::unique_ptr<http::Server> http;
+  std::unique_ptr<BootService> boot;
+  std::unique_ptr<boost::asio::signal_set> signals;
+  std::shared_ptr<spdlog::logger> log = log::Get("paddock");
+
+  std::optional<MacAddress> ResolveMac(Ipv4Address ip) const {
+    if (dhcp) {
+      if (auto mac = dhcp->MacForAddress(ip)) return mac;
+    }
+    return LookupNeighbor(ip);
+  }
+
+  Status StartServers();
+  void StopServers();
+  void WaitForSignal();
+  void Reload();
+};
+
+Status Daemon::Impl::StartServers() {
+  MacResolver resolver = [this](Ipv4Address ip) { return ResolveMac(ip); };
+
+  boot = std::make_unique<BootService>(recorder.get(), resolver);
+  boot->SetConfig(std::make_shared<BootServiceConfig>(BootServiceConfigFrom(config)));
+  boot->Register(router);
+  http = std::make_unique<http::Server>(io, HttpOptionsFrom(config), router);
+  http->SetAccessObserver([this](const http::AccessRecord& r) { boot->OnAccess(r); });
+  if (auto st = http->Start(); !st)
+    return MakeError(st.error().code, "http: " + st.error().message);
+  log->info("http: serving on {}:{} (assets {})", config.http.address.ToString(), http->port(),
+            config.http.assets);
+
+  if (config.tftp.enabled) {
+    tftp = std::make_unique<tftp::Server>(io, TftpOptionsFrom(config), recorder.get(), resolver);
+    if (auto st = tftp->Start(); !st) {
+      return MakeError(st.error().code, "tftp: " + st.error().message);
+    }
+    log->info("tftp: serving {} on port {}", config.tftp.root, tftp->port());
+  }
+
+  if (config.dhcp.mode != config::DhcpMode::kOff) {
+    dhcp = std::make_unique<dhcp::Server>(io, DhcpOptionsFrom(config), recorder.get(),
+                                          lease_storage.get());
+    if (auto st = dhcp->Start(); !st) {
+      return MakeError(st.error().code, "dhcp: " + st.error().message);
+    }
+    log->info("dhcp: {} mode on {} (server {})", config::DhcpModeName(config.dhcp.mode),
+              config.server.interface.empty() ? "all interfaces" : config.server.interface,
+              config.server.address.ToString());
+  }
+  return Ok();
+}
+
+void Daemon::Impl::StopServers() {
+  if (dhcp) dhcp->Stop();
+  if (tftp) tftp->Stop();
+  if (http) http->Stop();
+  if (signals) signals->cancel();
+}
+
+void Daemon::Impl::WaitForSignal() {
+  signals->async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    if (signo == SIGHUP) {
+      Reload();
+      WaitForSignal();
+      return;
+    }
+    log->info("received signal {}, stopping", signo);
+    StopServers();
+    io.stop();
+  });
+}
+
+void Daemon::Impl::Reload() {
+  log->info("SIGHUP: reloading {}", config.source);
+  config::ConfigResult next = config::LoadConfigFile(config.source);
+  if (!next) {
+    log->error("reload rejected, still running the previous config; {} error(s):",
+               next.error().size());
+    for (const auto& e : next.error()) log->error("  {}", e.ToString());
+    return;
+  }
+  const config::Config& n = *next;
+  auto needs_restart = [&](bool changed, const char* what) {
+    if (changed) log->warn("reload: a change of {} takes effect only after a restart", what);
+  };
+  needs_restart(n.server.address != config.server.address, "server.address");
+  needs_restart(n.server.interface != config.server.interface, "server.interface");
+  needs_restart(n.server.data_dir != config.server.data_dir, "server.data_dir");
+  needs_restart(n.http.address != config.http.address || n.http.port != config.http.port,
+                "http.address/port");
+  needs_restart(n.tftp.port != config.tftp.port || n.tftp.enabled != config.tftp.enabled,
+                "tftp.enabled/port");
+  needs_restart(n.dhcp.mode != config.dhcp.mode || n.dhcp.port != config.dhcp.port ||
+                    n.dhcp.proxy_port != config.dhcp.proxy_port,
+                "dhcp.mode/ports");
+
+  log::Configure(n.server.log_level, n.server.log_format == config::LogFormat::kJson
+                                         ? log::Format::kJson
+                                         : log::Format::kText);
+  // Keep what needs a restart as it runs; apply the rest.
+  config::Config applied = n;
+  applied.server.address = config.server.address;
+  applied.server.interface = config.server.interface;
+  applied.server.data_dir = config.server.data_dir;
+  applied.http.address = config.http.address;
+  applied.http.port = config.http.port;
+  applied.tftp.port = config.tftp.port;
+  applied.tftp.enabled = config.tftp.enabled;
+  applied.dhcp.mode = config.dhcp.mode;
+  applied.dhcp.port = config.dhcp.port;
+  applied.dhcp.proxy_port = config.dhcp.proxy_port;
+  if (dhcp) {
+    if (auto st = dhcp->UpdateOptions(DhcpOptionsFrom(applied)); !st) {
+      log->error("reload rejected by dhcp, still running the previous config: {}",
+                 st.error().ToString());
+      return;
+    }
+  }
+  if (tftp) tftp->UpdateOptions(TftpOptionsFrom(applied));
+  boot->SetConfig(std::make_shared<BootServiceConfig>(BootServiceConfigFrom(applied)));
+  config = std::move(applied);
+  log->info("reload done: {} profiles, {} groups, {} machines", config.inventory.profiles.size(),
+            config.inventory.groups.size(), config.inventory.machines.size());
+}
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Daemon::~Daemon() {
+  if (impl_) {
+    impl_->StopServers();
+    impl_->dhcp.reset();  // joins its lease writer before the storage goes away
+    impl_->tftp.reset();
+    impl_->http.reset();
+    if (impl_->recorder) impl_->recorder->Flush();
+  }
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::Create(config::Config config) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.server.data_dir, ec);
+  if (ec) {
+    return IoError("cannot create data directory " + config.server.data_dir + ": " + ec.message());
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  auto store = store::OpenSqliteStore(DatabasePath(impl->config));
+  if (!store) return tl::unexpected(store.error());
+  impl->store = std::move(*store);
+  impl->recorder = std::make_unique<EventRecorder>(impl->store.get());
+  impl->lease_storage = std::make_unique<StoreLeaseStorage>(impl->store.get());
+  if (!std::filesystem::is_directory(impl->config.http.assets)) {
+    impl->log->warn("http.assets {} is not a directory: /assets/ will answer 404",
+                    impl->config.http.assets);
+  }
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+int Daemon::Run() {
+  Impl& d = *impl_;
+  d.signals = std::make_unique<boost::asio::signal_set>(d.io, SIGTERM, SIGINT, SIGHUP);
+  if (auto st = d.StartServers(); !st) {
+    d.log->error("cannot start: {}", st.error().message);
+    d.StopServers();
+    return 1;
+  }
+  d.WaitForSignal();
+  d.log->info("paddock ready: {} (data {})", d.config.ServerUrl(), d.config.server.data_dir);
+  d.io.run();
+  d.recorder->Flush();
+  d.log->info("stopped");
+  return 0;
+}
+
+void Daemon::Stop() {
+  boost::asio::post(impl_->io, [this] {
+    impl_->StopServers();
+    impl_->io.stop();
+  });
+}
+
+}  // namespace paddock::daemon

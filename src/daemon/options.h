@@ -1,0 +1,22 @@
+#pragma once
+
+// Translates the validated config into each server's own options. Pure functions: the daemon
+// calls them at start and on every reload, and tests check the mapping.
+
+#include "config/config.h"
+#include "daemon/boot_service.h"
+#include "dhcp/server_options.h"
+#include "http/server.h"
+#include "tftp/server.h"
+
+namespace paddock::daemon {
+
+dhcp::ServerOptions DhcpOptionsFrom(const config::Config& config);
+tftp::ServerOptions TftpOptionsFrom(const config::Config& config);
+http::ServerOptions HttpOptionsFrom(const config::Config& config);
+BootServiceConfig BootServiceConfigFrom(const config::Config& config);
+
+// <data_dir>/paddock.db
+std::string DatabasePath(const config::Config& config);
+
+}  // namespace paddock::daemon
