@@ -348,3 +348,42 @@ TEST(ServerOptionsTest, ValidationListsProblems) {
 
 }  // namespace
 }  // namespace paddock::dhcp
+
+namespace paddock::dhcp {
+namespace {
+
+// testdata/perfdhcp-relayed.pcap: a DISCOVER relayed by perfdhcp (a real relay implementation:
+// giaddr set, sent from port 67) and the OFFER our server returned to the relay.
+TEST(RelayedCaptureTest, PerfdhcpRelayedDiscoverIsAnsweredToTheRelay) {
+  auto datagrams = testing::ReadUdpFromPcap(std::string(PADDOCK_SOURCE_DIR) +
+                                            "/src/dhcp/testdata/perfdhcp-relayed.pcap");
+  ASSERT_GE(datagrams.size(), 2u);
+  auto discover = ParseDhcpPacket(datagrams[0].payload);
+  ASSERT_TRUE(discover.has_value());
+  EXPECT_EQ(discover->message_type(), MessageType::kDiscover);
+  EXPECT_EQ(discover->giaddr, Ip("198.18.16.2"));
+  EXPECT_EQ(datagrams[0].src_port, 67);
+  auto captured_offer = ParseDhcpPacket(datagrams[1].payload);
+  ASSERT_TRUE(captured_offer.has_value());
+  EXPECT_EQ(captured_offer->giaddr, discover->giaddr);
+  EXPECT_EQ(datagrams[1].dst_ip, Ip("198.18.16.2").value());
+  EXPECT_EQ(datagrams[1].dst_port, 67);
+
+  FakeClock clock;
+  ServerOptions o;
+  o.server_address = Ip("198.18.0.1");
+  o.policy.server = o.server_address;
+  SubnetOptions local, relayed;
+  local.range = {Ip("198.18.0.100"), Ip("198.18.0.199"), Ip("255.255.255.0")};
+  relayed.range = {Ip("198.18.17.0"), Ip("198.18.17.200"), Ip("255.255.240.0")};
+  o.subnets = {local, relayed};
+  LeasePool pool(clock, MakeLeasePoolOptions(o));
+  Responder responder(o, &pool, clock);
+  Outcome out = responder.Handle(*discover, {67, Ip("198.18.16.2"), 67});
+  ASSERT_TRUE(out.reply.has_value()) << out.note;
+  EXPECT_EQ(out.reply->to, (Destination{Ip("198.18.16.2"), 67}));
+  EXPECT_TRUE(relayed.range.InRange(out.reply->packet.yiaddr));
+}
+
+}  // namespace
+}  // namespace paddock::dhcp
