@@ -201,6 +201,18 @@ TEST_F(FileServerTest, MissingAndNonRegularAre404) {
   EXPECT_EQ(ServeFile((base_ / "missing-root").string(), "x", req).status, 404);
 }
 
+TEST_F(FileServerTest, OpenFileBody) {
+  auto body = OpenFileBody((root_ / "vmlinuz").string());
+  ASSERT_TRUE(body);
+  EXPECT_EQ(body->offset, 0u);
+  EXPECT_EQ(body->length, 1000u);
+  Response r;
+  r.file = *body;
+  EXPECT_EQ(BodyOf(r), content_);
+  EXPECT_EQ(OpenFileBody((root_ / "nope").string()).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(OpenFileBody((root_ / "sub").string()).error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST(CheckRelativePathTest, Cases) {
   EXPECT_TRUE(CheckRelativePath("a/b/c"));
   EXPECT_TRUE(CheckRelativePath("a/./b//c"));

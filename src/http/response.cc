@@ -1,11 +1,32 @@
 #include "http/response.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace paddock::http {
 
 FileHandle::~FileHandle() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+Result<FileBody> OpenFileBody(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    int e = errno;
+    std::string msg = "open " + path + ": " + std::strerror(e);
+    if (e == ENOENT || e == ENOTDIR) return NotFound(msg);
+    if (e == EACCES || e == EPERM) return PermissionDenied(msg);
+    return IoError(msg);
+  }
+  auto file = std::make_shared<const FileHandle>(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return IoError("fstat " + path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return InvalidArgument(path + " is not a regular file");
+  return FileBody{std::move(file), 0, static_cast<uint64_t>(st.st_size)};
 }
 
 Response Response::Text(int status, std::string body, std::string_view content_type) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/result.h"
 #include "http/request.h"
 
 namespace paddock::http {
@@ -40,6 +41,11 @@ struct FileBody {
   uint64_t offset = 0;
   uint64_t length = 0;
 };
+
+// Opens `path` (no confinement check: the caller chose the path, e.g. a content-addressed
+// blob) and returns the whole regular file as a FileBody. NotFound / PermissionDenied /
+// InvalidArgument (not a regular file) / IoError otherwise.
+Result<FileBody> OpenFileBody(const std::string& path);
 
 struct Response {
   int status = 200;

@@ -23,7 +23,7 @@ check() {  # check NAME EXPECTED ACTUAL
 root=$work/root
 mkdir -p "$root/sub"
 head -c 1000 /dev/urandom >"$root/small.bin"
-head -c $((8 * 1024 * 1024)) /dev/urandom >"$root/kernel.bin"
+head -c $((2 * 1024 * 1024)) /dev/urandom >"$root/kernel.bin"
 head -c $((64 * 1024 * 1024)) /dev/urandom >"$root/big.bin"
 echo '#!ipxe' >"$root/sub/boot.ipxe"
 echo "outside the root" >"$work/secret"
@@ -77,7 +77,7 @@ check "64 MB sha256" "$(sha256sum <"$root/big.bin")" "$(sha256sum <"$work/big.ou
 echo "     64 MB in ${ms} ms"
 rm -f "$work/big.out"
 
-# --- 50 concurrent downloads of an 8 MB file ---
+# --- 50 concurrent downloads of a 2 MB file ---
 want=$(sha256sum <"$root/kernel.bin")
 mkdir -p "$work/par"
 start=$(date +%s%N)
@@ -86,7 +86,7 @@ ms=$((($(date +%s%N) - start) / 1000000))
 good=0
 for f in "$work"/par/*; do [ "$(sha256sum <"$f")" == "$want" ] && good=$((good + 1)); done
 check "50 concurrent downloads correct" 50 "$good"
-echo "     50 x 8 MB in ${ms} ms"
+echo "     50 x 2 MB in ${ms} ms"
 rm -rf "$work/par"
 
 # --- root escapes ---
