@@ -52,12 +52,12 @@ std::string EndpointString(Ipv4Address ip, uint16_t port) {
 }
 
 // One counter per ServerStats field, so GetStats() can run on any thread.
-#define PADDOCK_TFTP_STATS(X)                                                                      \
-  X(requests)                                                                                      \
-  X(duplicate_requests) X(transfers_ok) X(transfers_failed) X(tsize_probes) X(bytes_sent)          \
-      X(blocks_sent) X(retransmits) X(active_transfers) X(cache_hits) X(cache_misses) X(malformed) \
-          X(not_found) X(access_violations) X(write_refused) X(busy) X(timeouts) X(client_errors)  \
-              X(io_errors)
+#define PADDOCK_TFTP_STATS(X)                                                                     \
+  X(requests)                                                                                     \
+  X(duplicate_requests)                                                                           \
+  X(transfers_ok) X(transfers_failed) X(tsize_probes) X(bytes_sent) X(blocks_sent) X(retransmits) \
+      X(active_transfers) X(cache_hits) X(cache_misses) X(malformed) X(not_found)                 \
+          X(access_violations) X(write_refused) X(busy) X(timeouts) X(client_errors) X(io_errors)
 
 struct AtomicStats {
 #define PADDOCK_DECLARE(name) std::atomic<uint64_t> name{0};
@@ -223,7 +223,7 @@ Status Server::Impl::Start() {
     return IoError("assign: " + ec.message());
   }
   stopped_ = false;
-  log_->info("tftp: serving {} on {}:{} (max blksize {}, max windowsize {}, timeout {} ms)", root_,
+  log_->info("serving {} on {}:{} (max blksize {}, max windowsize {}, timeout {} ms)", root_,
              options_.bind_address, port_.load(),
              options_.max_blksize ? std::to_string(options_.max_blksize) : "from MTU",
              options_.max_windowsize, options_.timeout_ms);
@@ -250,16 +250,15 @@ void Server::Impl::Stop() {
 
 void Server::Impl::ApplyOptions(ServerOptions o) {
   if (o.bind_address != options_.bind_address || o.port != options_.port) {
-    log_->warn("tftp: new listen address {}:{} needs a restart; keeping {}:{}", o.bind_address,
-               o.port, options_.bind_address, options_.port);
+    log_->warn("new listen address {}:{} needs a restart; keeping {}:{}", o.bind_address, o.port,
+               options_.bind_address, options_.port);
     o.bind_address = options_.bind_address;
     o.port = options_.port;
   }
   if (o.root != options_.root) {
     auto root = CanonicalRoot(o.root);
     if (!root) {
-      log_->error("tftp: new root {} unusable ({}); keeping {}", o.root, root.error().ToString(),
-                  root_);
+      log_->error("new root {} unusable ({}); keeping {}", o.root, root.error().ToString(), root_);
       o.root = options_.root;
     } else {
       root_ = *root;
@@ -268,7 +267,7 @@ void Server::Impl::ApplyOptions(ServerOptions o) {
   }
   cache_.SetLimits(o.cache_max_file_bytes, o.cache_max_total_bytes);
   options_ = std::move(o);
-  log_->info("tftp: options updated (root {}, max windowsize {}, timeout {} ms, retries {})", root_,
+  log_->info("options updated (root {}, max windowsize {}, timeout {} ms, retries {})", root_,
              options_.max_windowsize, options_.timeout_ms, options_.retries);
 }
 
@@ -302,7 +301,7 @@ void Server::Impl::OnListenReadable() {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         ++stats_.io_errors;
-        log_->warn("tftp: recvmsg: {}", std::strerror(errno));
+        log_->warn("recvmsg: {}", std::strerror(errno));
       }
       return;
     }
@@ -402,7 +401,7 @@ void Server::Impl::HandleRequest(ByteSpan datagram, const Origin& origin) {
   auto parsed = ParseTftpPacket(datagram);
   if (!parsed) {
     ++stats_.malformed;
-    log_->debug("tftp: peer={} malformed datagram ({} bytes): {}", peer, datagram.size(),
+    log_->debug("peer={} malformed datagram ({} bytes): {}", peer, datagram.size(),
                 parsed.error().message);
     // A request we cannot read gets an answer (RFC 1350: ERROR 4), so the client stops waiting;
     // other garbage on port 69 is dropped silently.
@@ -419,13 +418,13 @@ void Server::Impl::HandleRequest(ByteSpan datagram, const Origin& origin) {
   auto* request = std::get_if<TftpRequest>(&*parsed);
   if (request == nullptr) {
     ++stats_.malformed;
-    log_->debug("tftp: peer={} non-request packet on the listening port dropped", peer);
+    log_->debug("peer={} non-request packet on the listening port dropped", peer);
     return;
   }
   ++stats_.requests;
   const std::string& file = request->filename;
   if (request->opcode == Opcode::kWrq) {
-    log_->warn("tftp: peer={} file={} WRQ refused (read-only server)", peer, file);
+    log_->warn("peer={} file={} WRQ refused (read-only server)", peer, file);
     Refuse(origin, file, TftpErrorCode::kAccessViolation, "read-only server",
            &stats_.write_refused);
     return;
@@ -437,20 +436,18 @@ void Server::Impl::HandleRequest(ByteSpan datagram, const Origin& origin) {
     return;
   }
   if (transfers_.size() >= options_.max_transfers) {
-    log_->warn("tftp: peer={} file={} refused: {} transfers running", peer, file,
-               transfers_.size());
+    log_->warn("peer={} file={} refused: {} transfers running", peer, file, transfers_.size());
     Refuse(origin, file, TftpErrorCode::kNotDefined, "server busy", &stats_.busy);
     return;
   }
   auto path = ResolveUnderRoot(root_, file);
   if (!path) {
     if (path.error().code == ErrorCode::kNotFound) {
-      log_->info("tftp: mac={} peer={} file={} not found", MacOf(origin.peer_ip).ToString(), peer,
-                 file);
+      log_->info("mac={} peer={} file={} not found", MacOf(origin.peer_ip).ToString(), peer, file);
       Refuse(origin, file, TftpErrorCode::kFileNotFound, "file not found", &stats_.not_found);
     } else {
-      log_->warn("tftp: mac={} peer={} file={} refused: {}", MacOf(origin.peer_ip).ToString(), peer,
-                 file, path.error().message);
+      log_->warn("mac={} peer={} file={} refused: {}", MacOf(origin.peer_ip).ToString(), peer, file,
+                 path.error().message);
       Refuse(origin, file, TftpErrorCode::kAccessViolation, "access violation",
              &stats_.access_violations);
     }
@@ -459,7 +456,7 @@ void Server::Impl::HandleRequest(ByteSpan datagram, const Origin& origin) {
   auto opened = OpenRegularFile(*path);
   if (!opened) {
     bool missing = opened.error().code == ErrorCode::kNotFound;
-    log_->warn("tftp: peer={} file={} open failed: {}", peer, file, opened.error().message);
+    log_->warn("peer={} file={} open failed: {}", peer, file, opened.error().message);
     Refuse(origin, file, missing ? TftpErrorCode::kFileNotFound : TftpErrorCode::kAccessViolation,
            missing ? "file not found" : "access violation",
            missing ? &stats_.not_found : &stats_.access_violations);
@@ -487,7 +484,7 @@ void Server::Impl::HandleRequest(ByteSpan datagram, const Origin& origin) {
     uint64_t hits = cache_.hits();
     auto cached = cache_.Get(*path, *opened);
     if (!cached) {
-      log_->warn("tftp: peer={} file={} read failed: {}", peer, file, cached.error().message);
+      log_->warn("peer={} file={} read failed: {}", peer, file, cached.error().message);
       Refuse(origin, file, TftpErrorCode::kNotDefined, "read error", &stats_.io_errors);
       return;
     }
@@ -501,7 +498,7 @@ void Server::Impl::HandleRequest(ByteSpan datagram, const Origin& origin) {
   if (!fd) {
     ++stats_.io_errors;
     ++stats_.transfers_failed;
-    log_->warn("tftp: peer={} file={}: {}", peer, file, fd.error().message);
+    log_->warn("peer={} file={}: {}", peer, file, fd.error().message);
     return;
   }
 
@@ -538,10 +535,10 @@ void Server::Impl::HandleRequest(ByteSpan datagram, const Origin& origin) {
   t->msgs.resize(t->batch);
   if (!m.accepted_options().empty()) t->oack = SerializeOack(m.accepted_options());
   if (!request->ignored_options.empty() || !request->unknown_options.empty()) {
-    log_->debug("tftp: {} options ignored: {} bad value, {} unknown", t->label,
+    log_->debug("{} options ignored: {} bad value, {} unknown", t->label,
                 request->ignored_options.size(), request->unknown_options.size());
   }
-  log_->debug("tftp: {} RRQ size={} blksize={} windowsize={} oack={}", t->label, size, m.blksize(),
+  log_->debug("{} RRQ size={} blksize={} windowsize={} oack={}", t->label, size, m.blksize(),
               m.windowsize(), !t->oack.empty());
 
   transfers_.emplace(t->id, t);
@@ -695,7 +692,7 @@ void Server::Impl::OnTransferReadable(const std::shared_ptr<Transfer>& t) {
     auto parsed = ParseTftpPacket(ByteSpan(rx_.data(), static_cast<size_t>(n)));
     if (!parsed) {
       ++stats_.malformed;
-      log_->debug("tftp: {} malformed datagram dropped: {}", t->label, parsed.error().message);
+      log_->debug("{} malformed datagram dropped: {}", t->label, parsed.error().message);
       continue;
     }
     Run(t, t->machine.OnPacket(*parsed, NowUs()));
@@ -742,9 +739,9 @@ void Server::Impl::Finish(const std::shared_ptr<Transfer>& t) {
         m.blksize(), m.windowsize(), ts.retransmits);
   } else if (outcome == TransferOutcome::kAbortedAfterOack) {
     // OVMF asks with tsize, reads the OACK, aborts with ERROR 8 and asks again: normal.
-    log_->debug("tftp: {} client ended after OACK (tsize probe): {}", t->label, error);
+    log_->debug("{} client ended after OACK (tsize probe): {}", t->label, error);
   } else {
-    log_->warn("tftp: {} failed ({}) after {} bytes: {}", t->label, outcome_name, ts.bytes, error);
+    log_->warn("{} failed ({}) after {} bytes: {}", t->label, outcome_name, ts.bytes, error);
   }
 
   nlohmann::json extra;

@@ -38,7 +38,9 @@ ReadTransfer::ReadTransfer(const TftpOptions& requested, uint64_t file_size,
     blksize_ = static_cast<uint16_t>(b);
     accepted_.blksize = blksize_;
   }
-  if (requested.tsize) accepted_.tsize = file_size;  // RFC 2349: answer with the size
+  // RFC 2349: answer with the size. Not for an empty file: curl (7.88) rejects "tsize 0" in an
+  // OACK as invalid, and leaving an option out of the OACK is always allowed (RFC 2347).
+  if (requested.tsize && file_size > 0) accepted_.tsize = file_size;
   if (requested.timeout_s) {
     // RFC 2349: the client asks for the retransmission timeout; the server echoes it.
     accepted_.timeout_s = requested.timeout_s;
@@ -56,7 +58,7 @@ ReadTransfer::ReadTransfer(const TftpOptions& requested, uint64_t file_size,
 
 TransferAction ReadTransfer::Start(int64_t now_us) {
   if (state_ == TransferState::kAwaitingOptionAck) {
-    deadline_us_ = now_us + timeout_us_;
+    deadline_us_ = now_us + CurrentTimeoutUs();
     return TransferAction{TransferAction::Kind::kSendOack, 0, 0, 0};
   }
   // RFC 2347: with no accepted option the server answers as in RFC 1350, with DATA 1.
@@ -83,8 +85,16 @@ TransferAction ReadTransfer::SendWindowFrom(uint64_t first, int64_t now_us) {
   last_sent_ = last;
   blocks_sent_ += a.block_count;
   retransmits_ += a.retransmitted;
-  deadline_us_ = now_us + timeout_us_;
+  deadline_us_ = now_us + CurrentTimeoutUs();
   return a;
+}
+
+int64_t ReadTransfer::CurrentTimeoutUs() const {
+  // Exponential backoff while no progress is made (RFC 1123 §4.2.3.2 asks for an adaptive
+  // timer): after a few doublings a client whose own timer is longer than ours gets a quiet gap
+  // to re-ACK. atftp, for one, drops duplicate blocks without answering and only re-ACKs on its
+  // own timeout, which our retransmissions would otherwise keep resetting until we give up.
+  return timeout_us_ << std::min(retries_, kMaxBackoffShift);
 }
 
 TransferAction ReadTransfer::OnAck(uint16_t wire_block, int64_t now_us) {
@@ -135,7 +145,7 @@ TransferAction ReadTransfer::OnTimeout(int64_t now_us) {
   ++retries_;
   if (state_ == TransferState::kAwaitingOptionAck) {
     ++retransmits_;
-    deadline_us_ = now_us + timeout_us_;
+    deadline_us_ = now_us + CurrentTimeoutUs();
     return TransferAction{TransferAction::Kind::kSendOack, 0, 0, 1};
   }
   return SendWindowFrom(last_acked_ + 1, now_us);

@@ -12,13 +12,16 @@
 //    max_blksize (the server derives it from the interface MTU) and to the file (never more
 //    than size + 1, so a small file still fits in one block); windowsize (RFC 7440) to
 //    TransferLimits::max_windowsize; timeout (RFC 2349) is accepted as asked and becomes the
-//    retransmission timeout; tsize (RFC 2349) is answered with the file size.
+//    retransmission timeout; tsize (RFC 2349) is answered with the file size (left out for an
+//    empty file, which curl would reject as "tsize 0").
 //  * Windows (RFC 7440 §4): the server sends up to windowsize blocks, then waits. An ACK for a
 //    block inside the window that was sent slides the window to start right after it (blocks
 //    after it are sent again). Duplicate and old ACKs are ignored (no Sorcerer's Apprentice
 //    retransmission, RFC 1350 errata / RFC 1123 §4.2.3.1); the timer recovers instead.
 //  * Timeout: the current window (or the OACK) is sent again; after max_retries timeouts in a
-//    row the transfer fails (kTimedOut). Any progress resets the count.
+//    row the transfer fails (kTimedOut). The timer doubles with each timeout in a row (1x, 2x,
+//    4x, then 8x the base, which is the negotiated or default timeout); any progress resets the
+//    count and the timer.
 //  * Block numbers wrap from 65535 to 0 (what tftpd-hpa and iPXE do), so files of more than
 //    65535 blocks work.
 //  * The last block is shorter than blksize, zero bytes when the size is a multiple of it.
@@ -88,6 +91,7 @@ class ReadTransfer {
   TransferAction OnTimeout(int64_t now_us);
 
   // When the caller should call OnTimeout (meaningless once done()).
+  // timeout_us() is the base; the deadline includes the backoff.
   int64_t deadline_us() const { return deadline_us_; }
   bool done() const { return state_ == TransferState::kDone; }
   TransferState state() const { return state_; }
@@ -116,7 +120,10 @@ class ReadTransfer {
   TransferStats stats(int64_t now_us) const;
 
  private:
+  static constexpr int kMaxBackoffShift = 3;  // at most 8x the base timeout
+
   TransferAction SendWindowFrom(uint64_t first, int64_t now_us);
+  int64_t CurrentTimeoutUs() const;
   TransferAction OnAck(uint16_t wire_block, int64_t now_us);
   void Finish(TransferOutcome outcome, int64_t now_us);
 

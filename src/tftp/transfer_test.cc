@@ -93,6 +93,12 @@ TEST(ReadTransfer, TsizeOnlyStillSendsOack) {
   EXPECT_EQ(t.blksize(), 512);
 }
 
+TEST(ReadTransfer, TsizeLeftOutForEmptyFile) {
+  ReadTransfer t(Opts({}, 0, {}), 0, TransferLimits{}, kT0);
+  EXPECT_TRUE(t.accepted_options().empty());
+  EXPECT_EQ(t.Start(kT0).kind, TransferAction::Kind::kSendBlocks);
+}
+
 TEST(ReadTransfer, TimeoutOptionSetsRetransmissionTimer) {
   ReadTransfer t(Opts({}, {}, {}, 3), 10, TransferLimits{}, kT0);
   t.Start(kT0);
@@ -101,6 +107,7 @@ TEST(ReadTransfer, TimeoutOptionSetsRetransmissionTimer) {
   auto a = t.OnTimeout(kT0 + 3'000'000);
   EXPECT_EQ(a.kind, TransferAction::Kind::kSendOack);
   EXPECT_EQ(a.retransmitted, 1u);
+  EXPECT_EQ(t.deadline_us(), kT0 + 3'000'000 + 6'000'000);  // doubled
 }
 
 TEST(ReadTransfer, ExactMultipleEndsWithZeroLengthBlock) {
@@ -163,9 +170,10 @@ TEST(ReadTransfer, LostWindowOrLostAckRetransmitsOnTimeout) {
   EXPECT_EQ(a.first_block, 1u);
   EXPECT_EQ(a.block_count, 4u);
   EXPECT_EQ(a.retransmitted, 4u);
-  EXPECT_EQ(t.deadline_us(), kT0 + 1'000'000);
+  EXPECT_EQ(t.deadline_us(), kT0 + 500'000 + 1'000'000);  // backoff: 2x after one timeout
   a = t.OnPacket(Ack(4), kT0 + 600'000);
   EXPECT_EQ(a.first_block, 5u);
+  EXPECT_EQ(t.deadline_us(), kT0 + 600'000 + 500'000);  // progress resets the backoff
   EXPECT_EQ(t.stats(kT0).retransmits, 4u);
 }
 
@@ -185,7 +193,7 @@ TEST(ReadTransfer, RetryExhaustionFails) {
   EXPECT_EQ(resends, 3);
   EXPECT_EQ(t.outcome(), TransferOutcome::kTimedOut);
   EXPECT_EQ(t.stats(now).bytes, 0u);
-  EXPECT_EQ(t.stats(now).duration_us, 4'000'000);
+  EXPECT_EQ(t.stats(now).duration_us, 15'000'000);  // 1 + 2 + 4 + 8 s: exponential backoff
   // Progress resets the count: a fresh transfer that gets an ACK between timeouts survives.
   ReadTransfer u(TftpOptions{}, 5000, lim, kT0);
   u.Start(kT0);
