@@ -819,7 +819,9 @@ void Connection::PumpStream() {
     access_.bytes_sent += data_size;
     auto done = std::move(stream_queue_.front().done);
     stream_queue_.pop_front();
-    if (done) done(true);
+    // Posted, not called: a producer that writes again from its callback would otherwise
+    // recurse once per chunk while the socket keeps accepting data.
+    if (done) asio::post(socket_.get_executor(), [d = std::move(done)] { d(true); });
     PumpStream();
   };
   TryWrite();

@@ -548,6 +548,37 @@ TEST_F(ServerTest, ResponderOutlivingStopIsHarmless) {
   kept.reset();
 }
 
+// A producer on the I/O thread that writes the next chunk from each completion callback:
+// 20000 chunks must neither recurse the stack away nor lose or reorder bytes.
+TEST_F(ServerTest, ProducerWritingFromCallbacks) {
+  constexpr int kChunks = 20000;
+  router_.HandleAsync("GET", "/many", [](const Request&, std::shared_ptr<Responder> r) {
+    r->Begin(200, {}, std::optional<uint64_t>(kChunks * 6));
+    auto next = std::make_shared<std::function<void(int)>>();
+    *next = [r, next](int i) {
+      if (i == kChunks) {
+        r->Finish();
+        *next = nullptr;  // break the self-reference
+        return;
+      }
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "%05d\n", i);
+      r->Write(buf, [next, i](bool ok) {
+        if (ok && *next) (*next)(i + 1);
+      });
+    };
+    (*next)(0);
+  });
+  StartServer();
+  Client c(server_->port());
+  c.Send("GET /many HTTP/1.1\r\n\r\n");
+  RawResponse r = c.Read();
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.body.size(), static_cast<size_t>(kChunks * 6));
+  EXPECT_EQ(r.body.substr(0, 12), "00000\n00001\n");
+  EXPECT_EQ(r.body.substr(r.body.size() - 6), "19999\n");
+}
+
 TEST_F(ServerTest, StartFailsClearlyWhenPortIsTaken) {
   StartServer();
   ServerOptions o;
