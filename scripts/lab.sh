@@ -13,6 +13,7 @@
 #   --machines N   boot N machines (mixed BIOS/UEFI; each takes about 14-25 s of one core)
 #   --keep         leave paddock running (in the namespace) until Ctrl-C
 #
+# PADDOCK_BUILD_DIR / PADDOCK_BUILD_TYPE override build/ and Release.
 # Nothing leaves the namespace: its only network is the bridge, 198.18.X.0/24 (RFC 2544 range).
 set -euo pipefail
 
@@ -24,7 +25,7 @@ while (($#)); do
     --machines) machines=${2:?--machines needs a number}; shift 2 ;;
     --machines=*) machines=${1#*=}; shift ;;
     --keep) keep=1; shift ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "lab: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -36,10 +37,12 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 step "packages (scripts/setup.sh)"
 bash "$ROOT/scripts/setup.sh"
 
-step "building paddock (build/, Release)"
-cmake -S "$ROOT" -B "$ROOT/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$ROOT/build" paddock
-export PADDOCK_BIN="$ROOT/build/src/cli/paddock"
+build_dir=${PADDOCK_BUILD_DIR:-$ROOT/build}
+step "building paddock ($build_dir, ${PADDOCK_BUILD_TYPE:-Release})"
+cmake -S "$ROOT" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${PADDOCK_BUILD_TYPE:-Release}" \
+  >/dev/null
+ninja -C "$build_dir" paddock
+export PADDOCK_BIN="$build_dir/src/cli/paddock"
 [[ -x $PADDOCK_BIN ]] || { echo "lab: $PADDOCK_BIN was not built" >&2; exit 1; }
 
 step "test node image (images/build-test-image.sh)"
