@@ -136,11 +136,12 @@ class SqliteStore final : public Store {
   Result<std::vector<StoredEvent>> Timeline(const MacAddress& mac, int64_t boot,
                                             int64_t limit) override {
     std::lock_guard<std::mutex> lock(mu_);
-    // The newest `limit` events, returned oldest first.
+    // The newest `limit` events (by arrival), returned in time order within each boot: servers
+    // report a step when it ends, so arrival order is not quite time order.
     auto st = db_->Prepare(
         "SELECT id, boot, time_us, phase, detail, bytes, duration_us, ok FROM ("
         "SELECT * FROM events WHERE mac = ? AND (? = 0 OR boot = ?) ORDER BY id DESC LIMIT ?) "
-        "ORDER BY id ASC");
+        "ORDER BY boot ASC, time_us ASC, id ASC");
     if (!st) return tl::unexpected(st.error());
     st->Bind(1, mac.ToString());
     st->Bind(2, boot);

@@ -77,7 +77,7 @@ class Store {
 
   // Timeline. Appends all events in one transaction. `id` fields are ignored and assigned.
   virtual Status AppendEvents(const std::vector<StoredEvent>& events) = 0;
-  // Events of one machine, oldest first; `boot` = 0 means every boot. At most `limit` newest.
+  // Events of one machine in time order (boot by boot); `boot` = 0 means every boot. At most `limit` newest.
   virtual Result<std::vector<StoredEvent>> Timeline(const MacAddress& mac, int64_t boot,
                                                     int64_t limit) = 0;
 
