@@ -25,6 +25,9 @@ constexpr size_t kMaxConfigBytes = 4 << 20;
 // Upper bound on YAML nodes converted into group metadata, across the file. yaml-cpp keeps
 // aliases as shared nodes, so a small file can describe an exponentially large tree.
 constexpr size_t kMaxMetadataNodes = 100000;
+// Nesting limit for metadata. An alias can refer to the node it is part of ("&a [*a]"), which
+// yaml-cpp accepts as a cycle; the limit also ends those.
+constexpr int kMaxMetadataDepth = 32;
 
 // ---------------------------------------------------------------------------------------
 // Small text helpers.
@@ -388,7 +391,14 @@ class Parser {
 
   // Group metadata: YAML to JSON. Plain scalars that look like YAML 1.2 core-schema booleans,
   // nulls or numbers get those types; quoted scalars stay strings.
-  std::optional<nlohmann::json> Json(const YAML::Node& node, const std::string& path) {
+  std::optional<nlohmann::json> Json(const YAML::Node& node, const std::string& path,
+                                     int depth = 0) {
+    if (depth > kMaxMetadataDepth) {
+      Error(node, path,
+            "metadata nested deeper than " + std::to_string(kMaxMetadataDepth) +
+                " levels (or an alias that contains itself)");
+      return std::nullopt;
+    }
     if (++metadata_nodes_ > kMaxMetadataNodes) {
       if (!metadata_too_big_reported_) {
         Error(node, path,
@@ -407,7 +417,7 @@ class Parser {
       case YAML::NodeType::Sequence: {
         nlohmann::json out = nlohmann::json::array();
         for (size_t i = 0; i < node.size(); ++i) {
-          auto item = Json(node[i], IndexPath(path, i));
+          auto item = Json(node[i], IndexPath(path, i), depth + 1);
           if (!item) return std::nullopt;
           out.push_back(std::move(*item));
         }
@@ -422,7 +432,7 @@ class Parser {
             Error(item.key_node, map.Path(item.key), "key is not valid UTF-8");
             return std::nullopt;
           }
-          auto value = Json(item.value, map.Path(item.key));
+          auto value = Json(item.value, map.Path(item.key), depth + 1);
           if (!value) return std::nullopt;
           out[item.key] = std::move(*value);
         }

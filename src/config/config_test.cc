@@ -486,6 +486,12 @@ TEST(ConfigRobustness, HostileInputsBecomeErrors) {
   auto errors = Errors(bomb);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_THAT(errors[0], HasSubstr("metadata too large"));
+  // An alias inside the node it names is a cycle in yaml-cpp's tree.
+  errors = Errors(std::string(kMinimal) +
+                  "profiles: {p: {kernel: k}}\ngroups:\n  - name: g\n    profile: p\n"
+                  "    metadata:\n      a1: &a1 [x, *a1]\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], HasSubstr("metadata nested deeper than 32 levels"));
   // Control bytes in values are escaped in messages.
   EXPECT_THAT(Errors("server:\n  address: \"a\\x01b\"\ndhcp: {mode: off}\n"),
               ElementsAre("t.yaml:2:12: server.address: not an IPv4 address: \"a\\x01b\""));
