@@ -15,6 +15,11 @@ PullThroughCache::PullThroughCache(BlobStore& store, Upstream& upstream, Upstrea
       options_(options),
       fetcher_(store, upstream) {
   if (options_.clock == nullptr) options_.clock = &SystemClock::Instance();
+  fetcher_.SetFetchObserver(
+      [this](const UpstreamConfig& up, const std::string& repo, uint64_t bytes) {
+        std::lock_guard lock(mu_);
+        StatsFor(up.name, repo).bytes_from_upstream += bytes;
+      });
 }
 
 ImageStats& PullThroughCache::StatsFor(std::string_view ns, std::string_view repo) {
@@ -164,7 +169,7 @@ void PullThroughCache::RecordBytesServed(std::string_view ns, std::string_view r
                                          bool from_cache) {
   std::lock_guard lock(mu_);
   ImageStats& s = StatsFor(router_.Route(ns).value_or(UpstreamConfig{}).name, repo);
-  (from_cache ? s.bytes_from_cache : s.bytes_from_upstream) += bytes;
+  (from_cache ? s.bytes_from_cache : s.bytes_streamed) += bytes;
 }
 
 std::map<std::string, ImageStats> PullThroughCache::Stats() {

@@ -48,8 +48,9 @@ struct ImageStats {
   uint64_t blob_hits = 0;
   uint64_t blob_misses = 0;
   uint64_t stale_served = 0;
-  uint64_t bytes_from_upstream = 0;  // bytes served to clients while in flight from upstream
-  uint64_t bytes_from_cache = 0;     // bytes served to clients from published files
+  uint64_t bytes_from_upstream = 0;  // blob bytes transferred from the upstream (all fetches)
+  uint64_t bytes_from_cache = 0;     // blob bytes sent to clients from published files
+  uint64_t bytes_streamed = 0;       // blob bytes sent to clients while still in flight
 };
 
 class PullThroughCache {
@@ -65,7 +66,7 @@ class PullThroughCache {
   // Tags known upstream, or (upstream unreachable) the tags cached for this repository.
   Result<std::vector<std::string>> ListTags(std::string_view ns, std::string_view repo);
 
-  // Called by the HTTP layer as it sends blob bytes.
+  // Called by the HTTP layer as it sends blob bytes (from_cache: a published file).
   void RecordBytesServed(std::string_view ns, std::string_view repo, uint64_t bytes,
                          bool from_cache);
   // Per image, keyed "<namespace>/<repo>".

@@ -128,7 +128,8 @@ TEST_F(CacheTest, BlobsAndStatsPerImage) {
   auto s = cache_->Stats()["docker.io/library/busybox"];
   EXPECT_EQ(s.blob_misses, 1u);
   EXPECT_EQ(s.blob_hits, 1u);
-  EXPECT_EQ(s.bytes_from_upstream, 11u);
+  EXPECT_EQ(s.bytes_from_upstream, 11u);  // fetched once
+  EXPECT_EQ(s.bytes_streamed, 11u);
   EXPECT_EQ(s.bytes_from_cache, 11u);
   EXPECT_FALSE(cache_->OpenBlob("docker.io", "library/busybox", "sha256:zz"));
 }

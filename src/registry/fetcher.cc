@@ -131,6 +131,7 @@ void BlobFetcher::RunFetch(std::shared_ptr<InFlight> f, UpstreamConfig upstream,
                            Digest digest) {
   auto logger = log::Get("registry");
   Status result = Ok();
+  uint64_t fetched = 0;
   auto writer = store_.CreateBlob(digest, -1);
   if (!writer) {
     result = tl::unexpected(writer.error());
@@ -156,6 +157,7 @@ void BlobFetcher::RunFetch(std::shared_ptr<InFlight> f, UpstreamConfig upstream,
       write_status = (*writer)->Write(data);
       if (!write_status) return false;
       upstream_bytes_ += data.size();
+      fetched += data.size();
       {
         std::lock_guard lock(f->mu);
         f->available += data.size();
@@ -183,6 +185,7 @@ void BlobFetcher::RunFetch(std::shared_ptr<InFlight> f, UpstreamConfig upstream,
     logger->info("blob fetched: ns={} repo={} digest={} bytes={}", upstream.name, repo,
                  digest.ToString(), (*writer)->bytes_written());
   }
+  if (observer_) observer_(upstream, repo, fetched);
   {
     std::lock_guard lock(mu_);
     in_flight_.erase(digest);

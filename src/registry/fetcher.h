@@ -23,6 +23,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -61,6 +62,12 @@ class BlobFetcher {
   Result<std::shared_ptr<BlobReader>> Open(const UpstreamConfig& upstream, const std::string& repo,
                                            const Digest& digest);
 
+  // Called on the fetch thread when a fetch ends, with the bytes it transferred from the
+  // upstream (also for failed fetches). Set before the first Open.
+  using FetchObserver =
+      std::function<void(const UpstreamConfig&, const std::string& repo, uint64_t bytes)>;
+  void SetFetchObserver(FetchObserver observer) { observer_ = std::move(observer); }
+
   uint64_t upstream_fetches() const { return upstream_fetches_.load(); }
   uint64_t upstream_bytes() const { return upstream_bytes_.load(); }
   uint64_t failed_fetches() const { return failed_fetches_.load(); }
@@ -73,6 +80,7 @@ class BlobFetcher {
 
   BlobStore& store_;
   Upstream& upstream_;
+  FetchObserver observer_;
   std::mutex mu_;
   std::condition_variable idle_cv_;
   std::map<Digest, std::shared_ptr<InFlight>> in_flight_;
