@@ -85,8 +85,14 @@ std::string ArchFromIpxe(std::string_view buildarch, std::string_view platform) 
   }
   if (arch.empty() && plat.empty()) return "";
   // A BIOS iPXE always reports platform=pcbios; anything else keeps its own name so an
-  // operator can still select on it.
-  return arch.empty() ? plat : arch;
+  // operator can still select on it. The values come from a request: only name characters
+  // survive, so the result is safe in logs, JSON and templates.
+  std::string out = arch.empty() ? plat : arch;
+  if (out.size() > 32) out.resize(32);
+  for (char& c : out) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') c = '_';
+  }
+  return out;
 }
 
 bool Inventory::Matches(const Group& group, const MachineFacts& facts) {

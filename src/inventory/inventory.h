@@ -83,7 +83,8 @@ bool IsFactSelectorKey(std::string_view key);
 // Maps iPXE's ${buildarch} ("i386", "x86_64", "arm64", ...) and ${platform} ("pcbios", "efi")
 // to the firmware family names used by arch selectors and boot files: "bios", "efi32", "efi64",
 // "arm64". Returns the lower-cased buildarch when the pair is not one of those (e.g. "arm32"),
-// and "" when both are empty.
+// with any byte other than [a-z0-9_.-] replaced by '_' and cut to 32 bytes, and "" when both
+// are empty. Safe on untrusted input.
 std::string ArchFromIpxe(std::string_view buildarch, std::string_view platform);
 
 class Inventory {

@@ -182,6 +182,8 @@ TEST(InventoryArch, FromIpxeVariables) {
   EXPECT_EQ(ArchFromIpxe("arm64", "efi"), "arm64");
   EXPECT_EQ(ArchFromIpxe("ARM32", "efi"), "arm32");
   EXPECT_EQ(ArchFromIpxe("", ""), "");
+  EXPECT_EQ(ArchFromIpxe("x\n\xff\"y", "efi"), "x___y");
+  EXPECT_EQ(ArchFromIpxe(std::string(100, 'a'), "").size(), 32u);
 }
 
 }  // namespace
