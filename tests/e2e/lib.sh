@@ -163,6 +163,18 @@ e2e_image() {
     e2e_die "no test image in $E2E_IMAGE_DIR"
 }
 
+# The TFTP root: Debian's /usr/lib/ipxe/ipxe.efi is a symlink to /boot/ipxe.efi, outside the
+# root, which paddock (rightly) refuses to follow; serve real copies from the run dir instead.
+# E2E_TFTP_ROOT=/usr/lib/ipxe tests the package directory as it is.
+e2e_tftp_root() {
+  if [[ -n ${E2E_TFTP_ROOT:-} ]]; then echo "$E2E_TFTP_ROOT"; return; fi
+  if [[ ! -d $E2E_DIR/tftp ]]; then
+    mkdir -p "$E2E_DIR/tftp"
+    cp -L "$IPXE_DIR/undionly.kpxe" "$IPXE_DIR/ipxe.efi" "$IPXE_DIR/snponly.efi" "$E2E_DIR/tftp/"
+  fi
+  echo "$E2E_DIR/tftp"
+}
+
 # e2e_paddock_config full|proxy [MAC=HOSTNAME ...]
 e2e_paddock_config() {
   local mode=$1 m
@@ -194,7 +206,7 @@ EOF
   cat <<EOF
 tftp:
   enabled: true
-  root: $IPXE_DIR
+  root: $(e2e_tftp_root)
   port: 69
 http:
   address: 0.0.0.0
