@@ -15,6 +15,7 @@ TEST_PKGS=(
   qemu-system-x86 ipxe-qemu ipxe ovmf dnsmasq-base busybox-static cpio iproute2 procps
   kea-admin udhcpc isc-dhcp-client atftp tftp-hpa curl tcpdump sqlite3 python3 zstd
   docker-registry skopeo containerd runc
+  cloud-init  # agent: tests/integration/agent/compare_cloud_init.sh (reference peer)
 )
 
 missing=()
