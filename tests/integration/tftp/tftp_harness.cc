@@ -31,6 +31,7 @@ class JsonLinesSink : public paddock::EventSink {
     j["detail"] = nlohmann::json::parse(e.detail, nullptr, false);
     j["bytes"] = e.bytes;
     j["duration_us"] = e.duration_us;
+    j["time_us"] = e.time_us;
     j["ok"] = e.ok;
     std::lock_guard<std::mutex> lock(mu_);
     out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
