@@ -7,15 +7,21 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
 
+#include "agent/boot.h"
 #include "agent/codec.h"
 #include "agent/server_api.h"
+
+#include <filesystem>
+#include <fstream>
 
 namespace paddock::agent {
 namespace {
@@ -204,7 +210,9 @@ TEST(ServerApi, RedeemFetchReportAndState) {
   EXPECT_TRUE(saw_report);
   // Only redeem goes without the credential.
   for (const auto& r : reqs) {
-    if (r.target != "/agent/v1/redeem") EXPECT_EQ(r.authorization, "Bearer cred-xyz") << r.target;
+    if (r.target != "/agent/v1/redeem") {
+      EXPECT_EQ(r.authorization, "Bearer cred-xyz") << r.target;
+    }
   }
 }
 
@@ -242,6 +250,128 @@ TEST(HttpClient, ConnectionRefusedIsUnavailable) {
   auto r = c.Send("GET", "/", {}, "");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+}
+
+// The whole boot sequence against a fake paddock: two boots of one machine. The first has no
+// saved state and uploads its host key; the second gets it back. A reused token is refused.
+TEST(Boot, TwoBootsRestoreStateAndRefuseReusedToken) {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/pd-agent-boot-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string root = dir + "/root";
+  fs::create_directories(root + "/etc");
+  std::ofstream(root + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n";
+  std::ofstream(root + "/etc/group") << "root:x:0:\n";
+
+  std::mutex mu;
+  std::set<std::string> used_tokens;
+  std::string saved_state;
+  int boots = 0;
+  std::vector<std::string> phases;
+  std::vector<std::string> log_lines;
+  FakeServer server([&](const SeenRequest& r) {
+    std::lock_guard<std::mutex> l(mu);
+    if (r.target == "/agent/v1/redeem") {
+      auto j = Json::parse(r.body);
+      std::string tok = j["token"];
+      if (used_tokens.count(tok)) return Reply(403, "");
+      used_tokens.insert(tok);
+      ++boots;
+      return Reply(200, R"({"credential":"cred-1"})");
+    }
+    if (r.authorization != "Bearer cred-1") return Reply(401, "");
+    if (r.target == "/agent/v1/nocloud/meta-data") {
+      return Reply(200,
+                   "instance-id: i-1\nlocal-hostname: boot1\n"
+                   "persist_paths: [/etc/ssh/ssh_host_*]\n");
+    }
+    if (r.target == "/agent/v1/nocloud/user-data") {
+      // Only the first boot writes the key; later boots must get it from the saved state.
+      if (boots > 1) return Reply(200, "#cloud-config\nusers: []\nruncmd: [echo again]\n");
+      return Reply(200,
+                   "#cloud-config\nusers: []\nwrite_files:\n"
+                   "- {path: /etc/ssh/ssh_host_ed25519_key, content: KEY, permissions: '0600'}\n"
+                   "runcmd: [echo hi]\nbogus_key: 1\n");
+    }
+    if (r.target.rfind("/agent/v1/nocloud/", 0) == 0) return Reply(404, "");
+    if (r.target == "/agent/v1/state" && r.method == "GET") {
+      if (saved_state.empty()) return Reply(404, "");
+      return Reply(200, saved_state);
+    }
+    if (r.target == "/agent/v1/state" && r.method == "PUT") {
+      if (Sha256::HexDigest(r.body) != r.sha_header) return Reply(400, "");
+      saved_state = r.body;
+      return Reply(204, "");
+    }
+    if (r.target == "/agent/v1/report") {
+      phases.push_back(Json::parse(r.body)["phase"]);
+      return Reply(204, "");
+    }
+    if (r.target == "/agent/v1/log") {
+      Json body = Json::parse(r.body);
+      for (const auto& line : body["lines"]) log_lines.push_back(line);
+      return Reply(204, "");
+    }
+    return Reply(404, "");
+  });
+  auto write_cmdline = [&](const std::string& token) {
+    std::ofstream(dir + "/cmdline")
+        << "console=ttyS0 paddock.server=http://127.0.0.1:" << server.port()
+        << " paddock.token=" << token << " paddock.mac=52:54:00:00:00:01\n";
+  };
+  BootOptions opts;
+  opts.cmdline_file = dir + "/cmdline";
+  opts.root = root;
+  opts.run_mode = RunMode::kNone;
+  opts.retries = 0;
+  opts.timeout_ms = 3000;
+  opts.act_on_power_state = false;
+
+  write_cmdline("tok-a");
+  EXPECT_EQ(RunBoot(opts), 0);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    std::vector<std::string> want = {"agent_started", "token_redeemed", "state_restored",
+                                     "datasource_fetched", "userdata"};
+    ASSERT_GE(phases.size(), want.size());
+    EXPECT_EQ(std::vector<std::string>(phases.begin(), phases.begin() + 5), want);
+    EXPECT_NE(std::find(phases.begin(), phases.end(), "module:write_files"), phases.end());
+    EXPECT_NE(std::find(phases.begin(), phases.end(), "runcmd_finished"), phases.end());
+    EXPECT_NE(std::find(phases.begin(), phases.end(), "state_saved"), phases.end());
+    EXPECT_EQ(phases.back(), "ready");
+    EXPECT_FALSE(saved_state.empty());
+    bool warned = false;
+    for (const auto& line : log_lines)
+      warned |= line.find("unknown key 'bogus_key'") != std::string::npos;
+    EXPECT_TRUE(warned);
+  }
+  std::ifstream hn(root + "/etc/hostname");
+  std::string hostname;
+  hn >> hostname;
+  EXPECT_EQ(hostname, "boot1");  // from meta-data local-hostname
+
+  // Reboot: RAM is wiped (a fresh root); the same token is refused, a new one works and the
+  // host key comes back from the saved state.
+  fs::remove_all(root + "/etc/ssh");
+  EXPECT_EQ(RunBoot(opts), 3);
+  write_cmdline("tok-b");
+  {
+    std::lock_guard<std::mutex> l(mu);
+    phases.clear();
+  }
+  EXPECT_EQ(RunBoot(opts), 0);
+  std::ifstream key(root + "/etc/ssh/ssh_host_ed25519_key");
+  std::string k;
+  key >> k;
+  EXPECT_EQ(k, "KEY");
+  struct stat st;
+  ASSERT_EQ(stat((root + "/etc/ssh/ssh_host_ed25519_key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_NE(std::find(phases.begin(), phases.end(), "state_restored"), phases.end());
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace
