@@ -52,8 +52,57 @@ Result<ManifestResult> PullThroughCache::FetchAndStore(const UpstreamConfig& up,
   return ManifestResult{digest, media_type, std::move(fetched->bytes), false, false};
 }
 
-Result<ManifestResult> PullThroughCache::GetManifest(std::string_view ns, std::string_view repo_in,
-                                                     std::string_view reference_in) {
+struct PullThroughCache::ManifestFlight {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<ManifestResult>> result;
+};
+
+Result<ManifestResult> PullThroughCache::GetManifest(std::string_view ns, std::string_view repo,
+                                                     std::string_view reference) {
+  std::string key = std::string(ns) + '\n' + std::string(repo) + '\n' + std::string(reference);
+  std::shared_ptr<ManifestFlight> flight;
+  bool leader = false;
+  {
+    std::lock_guard lock(flights_mu_);
+    auto it = flights_.find(key);
+    if (it == flights_.end()) {
+      flight = std::make_shared<ManifestFlight>();
+      flights_[key] = flight;
+      leader = true;
+    } else {
+      flight = it->second;
+    }
+  }
+  if (!leader) {
+    coalesced_manifest_waits_++;
+    std::unique_lock lock(flight->mu);
+    flight->cv.wait(lock, [&] { return flight->result.has_value(); });
+    Result<ManifestResult> r = *flight->result;
+    lock.unlock();
+    if (r) {
+      r->from_cache = true;  // this caller did not cause an upstream fetch
+      std::lock_guard slock(mu_);
+      StatsFor(router_.Route(ns).value_or(UpstreamConfig{}).name, repo).manifest_hits++;
+    }
+    return r;
+  }
+  Result<ManifestResult> r = ResolveManifest(ns, repo, reference);
+  {
+    std::lock_guard lock(flights_mu_);
+    flights_.erase(key);
+  }
+  {
+    std::lock_guard lock(flight->mu);
+    flight->result = r;
+  }
+  flight->cv.notify_all();
+  return r;
+}
+
+Result<ManifestResult> PullThroughCache::ResolveManifest(std::string_view ns,
+                                                         std::string_view repo_in,
+                                                         std::string_view reference_in) {
   std::string repo(repo_in), reference(reference_in);
   if (!IsValidRepositoryName(repo)) return InvalidArgument("invalid repository name");
   auto up = router_.Route(ns);

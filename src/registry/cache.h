@@ -11,8 +11,15 @@
 // media type. When the upstream is unreachable (kUnavailable) a cached tag is served however
 // old it is; a 404 from the upstream is passed on.
 //
+// Concurrent GetManifest calls for the same (namespace, repo, reference) are coalesced: one
+// resolves (and talks to the upstream), the others wait for and share its answer; so a room
+// booting at once costs the upstream one manifest request per tag, not one per node (Docker
+// Hub's pull limit counts manifest GETs).
+//
 // Threading: every method blocks (disk, upstream) and is thread-safe; call from worker threads.
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -72,11 +79,17 @@ class PullThroughCache {
   // Per image, keyed "<namespace>/<repo>".
   std::map<std::string, ImageStats> Stats();
 
+  // How many GetManifest calls joined another call's upstream resolution.
+  uint64_t coalesced_manifest_waits() const { return coalesced_manifest_waits_.load(); }
+
   BlobStore& store() { return store_; }
   BlobFetcher& fetcher() { return fetcher_; }
   const UpstreamRouter& router() const { return router_; }
 
  private:
+  struct ManifestFlight;
+  Result<ManifestResult> ResolveManifest(std::string_view ns, std::string_view repo,
+                                         std::string_view reference);
   Result<ManifestResult> FetchAndStore(const UpstreamConfig& up, const std::string& repo,
                                        const std::string& reference);
   ImageStats& StatsFor(std::string_view ns, std::string_view repo);  // mu_ held
@@ -88,6 +101,9 @@ class PullThroughCache {
   BlobFetcher fetcher_;
   std::mutex mu_;
   std::map<std::string, ImageStats> stats_;
+  std::mutex flights_mu_;
+  std::map<std::string, std::shared_ptr<ManifestFlight>> flights_;
+  std::atomic<uint64_t> coalesced_manifest_waits_{0};
 };
 
 }  // namespace paddock::registry

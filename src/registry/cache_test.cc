@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 #include "registry/fake_upstream.h"
 #include "registry/manifest.h"
@@ -66,6 +69,28 @@ TEST_F(CacheTest, TagIsCachedForItsTtlThenRevalidatedWithHead) {
   EXPECT_TRUE(later->from_cache);
   EXPECT_EQ(upstream_.manifest_heads, 2);  // revalidated with HEAD...
   EXPECT_EQ(upstream_.manifest_gets, 1);   // ...without a second GET
+}
+
+TEST_F(CacheTest, ConcurrentTagLookupsMakeOneUpstreamResolution) {
+  upstream_.hold_manifests = true;
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 10; ++i) {
+    clients.emplace_back([&] {
+      auto m = cache_->GetManifest("docker.io", "library/busybox", "latest");
+      if (m && m->bytes == manifest_) ok++;
+    });
+  }
+  upstream_.WaitHeld();
+  while (cache_->coalesced_manifest_waits() < 9) std::this_thread::yield();
+  upstream_.Release();
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok.load(), 10);
+  EXPECT_EQ(upstream_.manifest_heads, 1);
+  EXPECT_EQ(upstream_.manifest_gets, 1);
+  auto s = cache_->Stats()["docker.io/library/busybox"];
+  EXPECT_EQ(s.manifest_misses, 1u);
+  EXPECT_EQ(s.manifest_hits, 9u);
 }
 
 TEST_F(CacheTest, CachedTagIsServedWhenUpstreamIsUnreachable) {

@@ -28,8 +28,13 @@ class FakeUpstream final : public Upstream {
 
   Result<FetchedManifest> FetchManifest(const UpstreamConfig&, const std::string& repo,
                                         const std::string& reference, bool head_only) override {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     (head_only ? manifest_heads : manifest_gets)++;
+    if (hold_manifests) {
+      held_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+    }
     if (unreachable) return MakeError(ErrorCode::kUnavailable, "fake: unreachable");
     auto it = manifests_.find({repo, reference});
     if (it == manifests_.end()) return NotFound("fake: no manifest");
@@ -98,6 +103,7 @@ class FakeUpstream final : public Upstream {
   size_t chunk = 4096;
   int64_t hold_at = -1;
   int64_t fail_at = -1;
+  bool hold_manifests = false;  // manifest calls wait for Release() (WaitHeld() sees them)
   bool unreachable = false;
   int blob_fetches = 0;
   int manifest_gets = 0;

@@ -144,7 +144,9 @@ n_big=$(count_upstream_gets "$work/registry.log" "$mark" "/v2/test/big/blobs/$bi
 n_all=$(count_upstream_gets "$work/registry.log" "$mark" "/v2/test/big/blobs/sha256:[0-9a-f]*")
 [ "$n_big" = 1 ] || fail "big layer fetched $n_big times from upstream"
 [ "$n_all" = 3 ] || fail "expected 3 blob GETs upstream (config + 2 layers), saw $n_all"
-ok "10 concurrent cold pulls: $n_all upstream blob GETs for 3 blobs (big layer: $n_big)"
+n_man=$(count_upstream_gets "$work/registry.log" "$mark" "/v2/test/big/manifests/[^ ]*")
+[ "$n_man" = 1 ] || fail "expected one upstream manifest GET, saw $n_man"
+ok "10 concurrent cold pulls: $n_all upstream blob GETs for 3 blobs (big layer: $n_big), $n_man manifest GET"
 stop_paddock
 grep "^stats" "$work/p2.log" | sed 's/^/   /'
 
