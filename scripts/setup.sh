@@ -16,6 +16,7 @@ TEST_PKGS=(
   kea-admin udhcpc isc-dhcp-client atftp tftp-hpa curl tcpdump sqlite3 python3 zstd
   docker-registry skopeo containerd runc
   cloud-init  # agent: tests/integration/agent/compare_cloud_init.sh (reference peer)
+  kea-dhcp4-server nginx-light tftpd-hpa wrk python3-matplotlib  # bench/ peers (services stay stopped)
 )
 
 missing=()
