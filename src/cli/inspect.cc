@@ -89,7 +89,7 @@ int PrintMachines(const std::string& db_path, bool json) {
                      {"first_seen_us", m.first_seen_us},
                      {"last_seen_us", m.last_seen_us}});
     }
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
   std::printf("%-17s  %-15s  %-6s  %-14s  %-14s  %5s  %s\n", "MAC", "IP", "ARCH", "HOSTNAME",
@@ -136,7 +136,7 @@ int PrintTimeline(const std::string& db_path, const std::string& mac_text, int64
                      {"duration_us", e.event.duration_us},
                      {"ok", e.event.ok}});
     }
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
   int64_t current_boot = -1;

@@ -10,6 +10,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "render/ipxe.h"
+#include "render/template.h"
 
 namespace paddock::daemon {
 namespace {
@@ -19,6 +20,11 @@ constexpr char kIpxeContentType[] = "text/plain; charset=utf-8";
 std::string QueryOr(const http::Request& req, std::string_view name) {
   auto v = req.Query(name);
   return v ? std::string(*v) : std::string();
+}
+
+// Query strings are untrusted bytes; invalid UTF-8 must not make the JSON dump throw.
+std::string DumpJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string RestAfter(const std::string& path, std::string_view prefix) {
@@ -55,10 +61,10 @@ void BootService::Register(http::Router& router) {
     if (!mac) return http::Response::BadRequest("missing or malformed mac parameter");
     inventory::MachineFacts reported;
     reported.mac = *mac;
-    reported.uuid = QueryOr(req, "uuid");
+    reported.uuid = render::SanitizeMachineString(QueryOr(req, "uuid"));
     reported.arch = inventory::ArchFromIpxe(QueryOr(req, "arch"), QueryOr(req, "platform"));
-    reported.serial = QueryOr(req, "serial");
-    reported.asset = QueryOr(req, "asset");
+    reported.serial = render::SanitizeMachineString(QueryOr(req, "serial"));
+    reported.asset = render::SanitizeMachineString(QueryOr(req, "asset"));
     inventory::MachineFacts facts = cfg->inventory.FactsFor(reported);
     const inventory::Group* group = cfg->inventory.Match(facts);
     const inventory::Profile* profile =
@@ -85,7 +91,7 @@ void BootService::Register(http::Router& router) {
       e.mac = *mac;
       e.phase = "boot.unmatched";
       e.ok = false;
-      e.detail = detail.dump();
+      e.detail = DumpJson(detail);
       recorder_->Record(std::move(e));
       log::Get("boot")->warn("mac={} matches no group and there is no default group",
                              mac->ToString());
@@ -122,7 +128,7 @@ void BootService::Register(http::Router& router) {
     BootEvent e;
     e.mac = *mac;
     e.phase = "boot.script";
-    e.detail = detail.dump();
+    e.detail = DumpJson(detail);
     recorder_->Record(std::move(e));
     return http::Response::Text(200, std::move(*script), kIpxeContentType);
   });
@@ -140,9 +146,8 @@ void BootService::Register(http::Router& router) {
     BootEvent e;
     e.mac = *mac;
     e.phase = "node.booted";
-    e.detail =
-        nlohmann::json{{"ip", req.peer_address.ToString()}, {"uptime", QueryOr(req, "uptime")}}
-            .dump();
+    e.detail = DumpJson(
+        nlohmann::json{{"ip", req.peer_address.ToString()}, {"uptime", QueryOr(req, "uptime")}});
     recorder_->Record(std::move(e));
     return http::Response::Text(200, "ok\n");
   });
@@ -167,12 +172,11 @@ void BootService::OnAccess(const http::AccessRecord& record) {
   e.bytes = static_cast<int64_t>(record.bytes_sent);
   e.duration_us = record.duration_us;
   e.ok = record.complete && record.status < 400;
-  e.detail = nlohmann::json{{"method", record.method},
-                            {"path", record.path},
-                            {"status", record.status},
-                            {"peer", record.peer_address.ToString()},
-                            {"complete", record.complete}}
-                 .dump();
+  e.detail = DumpJson(nlohmann::json{{"method", record.method},
+                                     {"path", record.path},
+                                     {"status", record.status},
+                                     {"peer", record.peer_address.ToString()},
+                                     {"complete", record.complete}});
   recorder_->Record(std::move(e));
 }
 
