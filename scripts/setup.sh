@@ -26,6 +26,16 @@ done
 if ((${#missing[@]})); then
   echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Peers such as nginx, kea, tftpd-hpa, containerd and docker-registry ship services; tests run
+  # their own instances in namespaces, so none may start on the host during the install.
+  policy=/usr/sbin/policy-rc.d
+  had_policy=0
+  [ -e "$policy" ] && had_policy=1
+  if ((!had_policy)); then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
