@@ -164,6 +164,12 @@ int RunBoot(const BootOptions& opts) {
     Json detail = {{"parts", ud.cloud_config_parts}, {"scripts", ud.scripts.size()}};
     if (!ud.errors.empty()) detail["errors"] = ud.errors;
     if (!ud.warnings.empty()) detail["warnings"] = ud.warnings;
+    // Unknown keys are warnings, never failures; they are listed here for the timeline.
+    Json unknown = Json::array();
+    for (const auto& [key, value] : ud.cloud_config.items()) {
+      if (!IsSupportedKey(key)) unknown.push_back(key);
+    }
+    if (!unknown.empty()) detail["unknown_keys"] = unknown;
     reporter.Phase(Phase("userdata", ud.errors.empty(), t, detail));
   }
   ProcessRunner runner(opts.root, opts.run_mode);

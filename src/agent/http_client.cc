@@ -199,7 +199,10 @@ Result<HttpResponse> HttpClient::Send(
           std::string lower = resp.substr(0, head_end);
           for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
           size_t cl = lower.find("\r\ncontent-length:");
-          if (cl != std::string::npos && lower.find("chunked") == std::string::npos) {
+          bool no_body = lower.compare(8, 5, " 204 ") == 0 || lower.compare(8, 5, " 304 ") == 0;
+          if (no_body) {
+            need = head_end + 4;  // RFC 9112 §6.3: 204 and 304 never carry content
+          } else if (cl != std::string::npos && lower.find("chunked") == std::string::npos) {
             need = head_end + 4 + std::strtoull(lower.c_str() + cl + 17, nullptr, 10);
           } else {
             need = SIZE_MAX;
