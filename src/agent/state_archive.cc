@@ -17,10 +17,15 @@ namespace {
 
 constexpr size_t kBlock = 512;
 
-void PutOctal(char* field, size_t width, uint64_t value) {
-  // width-1 octal digits, zero padded, NUL terminated (POSIX ustar numeric fields).
-  std::snprintf(field, width, "%0*llo", static_cast<int>(width - 1),
+// width-1 octal digits, zero padded, NUL terminated (POSIX ustar numeric fields). False when
+// the value does not fit (uid/gid >= 8^7, size >= 8^11).
+bool PutOctal(char* field, size_t width, uint64_t value) {
+  if (value >> (3 * (width - 1)) != 0) return false;
+  char tmp[24];
+  std::snprintf(tmp, sizeof(tmp), "%0*llo", static_cast<int>(width - 1),
                 static_cast<unsigned long long>(value));
+  std::memcpy(field, tmp, width);  // the last byte copied is the NUL
+  return true;
 }
 
 bool GetOctal(const char* field, size_t width, uint64_t* out) {
@@ -88,12 +93,14 @@ Status AppendMember(std::string* out, const StateEntry& e) {
     return InvalidArgument("symlink target too long for ustar: " + e.path);
   }
   std::memcpy(h, name.data(), name.size());
-  PutOctal(h + 100, 8, e.mode & 07777);
-  PutOctal(h + 108, 8, e.uid);
-  PutOctal(h + 116, 8, e.gid);
   uint64_t size = e.type == StateEntry::Type::kFile ? e.data.size() : 0;
-  PutOctal(h + 124, 12, size);
-  PutOctal(h + 136, 12, static_cast<uint64_t>(std::max<int64_t>(0, e.mtime)));
+  uint64_t mtime =
+      std::min<uint64_t>(static_cast<uint64_t>(std::max<int64_t>(0, e.mtime)), 077777777777ull);
+  if (!PutOctal(h + 100, 8, e.mode & 07777) || !PutOctal(h + 108, 8, e.uid) ||
+      !PutOctal(h + 116, 8, e.gid) || !PutOctal(h + 124, 12, size) ||
+      !PutOctal(h + 136, 12, mtime)) {
+    return InvalidArgument("uid, gid or size too large for ustar: " + e.path);
+  }
   h[156] = e.type == StateEntry::Type::kFile        ? '0'
            : e.type == StateEntry::Type::kDirectory ? '5'
                                                     : '2';
@@ -259,20 +266,30 @@ Result<std::string> BuildStateArchive(const RootFs& fs, const std::vector<std::s
                                       std::vector<std::string>* warnings) {
   std::vector<StateEntry> entries;
   std::set<std::string> seen;
-  std::string prefix = fs.root() == "/" ? "" : fs.root();
   for (const auto& pattern : globs) {
     if (pattern.empty() || pattern[0] != '/' || pattern.find("..") != std::string::npos) {
       warnings->push_back("persist pattern must be absolute without '..': " + pattern);
       continue;
     }
-    glob_t g{};
-    std::string full = prefix + pattern;
-    int rc = glob(full.c_str(), GLOB_NOSORT, nullptr, &g);
+    // The directory part before the first wildcard is resolved inside the root (symlinks
+    // there may be absolute); only the rest is matched by glob(3).
+    size_t wild = pattern.find_first_of("*?[");
+    size_t dir_end = pattern.rfind('/', wild == std::string::npos ? pattern.size() : wild);
+    std::string dir = pattern.substr(0, dir_end);
+    std::string rest = pattern.substr(dir_end);
+    auto host_dir = fs.Resolve(dir.empty() ? "/" : dir);
     std::vector<std::string> matches;
-    if (rc == 0) {
-      for (size_t i = 0; i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i] + prefix.size());
+    if (host_dir) {
+      std::string base = *host_dir == "/" ? "" : *host_dir;
+      glob_t g{};
+      std::string full = base + rest;
+      if (glob(full.c_str(), GLOB_NOSORT, nullptr, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; ++i) {
+          matches.push_back(dir + std::string(g.gl_pathv[i] + base.size()));
+        }
+      }
+      globfree(&g);
     }
-    globfree(&g);
     if (matches.empty()) {
       warnings->push_back("persist pattern matched nothing: " + pattern);
       continue;

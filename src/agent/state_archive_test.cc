@@ -126,6 +126,11 @@ TEST_F(StateArchiveTest, EveryTruncationAndBitFlipIsRejectedAndNothingWritten) {
   for (size_t cut = 0; cut < archive->size(); ++cut) {
     ASSERT_FALSE(ParseStateArchive(archive->substr(0, cut)).has_value()) << "cut at " << cut;
   }
+  // Ids that do not fit an 8-byte octal field are refused, not truncated.
+  std::vector<StateEntry> big(1);
+  big[0].path = "etc/big-uid";
+  big[0].uid = 1u << 21;
+  EXPECT_FALSE(WriteStateArchive(big).has_value());
   for (size_t i = 0; i < archive->size() - 1024; i += 7) {
     std::string bad = *archive;
     bad[i] ^= 0x20;
@@ -142,7 +147,7 @@ TEST_F(StateArchiveTest, EveryTruncationAndBitFlipIsRejectedAndNothingWritten) {
 
 TEST_F(StateArchiveTest, PathEscapesAreRefused) {
   RootFs dst(dst_, false);
-  for (const std::string& name : {"../evil", "etc/../../evil", "/etc/evil", "a//b"}) {
+  for (const char* name : {"../evil", "etc/../../evil", "/etc/evil", "a//b"}) {
     std::string a = Seal(RawMember("etc/ok", '0', "fine") + RawMember(name, '0', "x"));
     auto r = RestoreStateArchive(dst, a);
     ASSERT_FALSE(r.has_value()) << name;
@@ -163,6 +168,23 @@ TEST_F(StateArchiveTest, PathEscapesAreRefused) {
   EXPECT_FALSE(ParseStateArchive(Seal(RawMember("dev/sda", '3', ""))));
   EXPECT_FALSE(ParseStateArchive(std::string(2048, 'x')));
   EXPECT_FALSE(ParseStateArchive(""));
+}
+
+TEST_F(StateArchiveTest, PatternsResolveSymlinkedDirectoriesInsideTheRoot) {
+  // /etc/kubernetes -> /data/k8s (absolute, as on an image): matched inside the root.
+  Put(src_, "/data/k8s/admin.conf", "conf", 0600);
+  fs::create_directories(src_ + "/etc");
+  fs::create_symlink("/data/k8s", src_ + "/etc/kubernetes");
+  RootFs src(src_, false);
+  std::vector<std::string> warnings;
+  auto archive = BuildStateArchive(src, {"/etc/kubernetes/*.conf"}, &warnings);
+  ASSERT_TRUE(archive.has_value());
+  EXPECT_TRUE(warnings.empty());
+  auto entries = ParseStateArchive(*archive);
+  ASSERT_TRUE(entries.has_value());
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].path, "etc/kubernetes/admin.conf");
+  EXPECT_EQ((*entries)[0].data, "conf");
 }
 
 TEST_F(StateArchiveTest, TarCanListIt) {
