@@ -98,12 +98,14 @@ class PullThroughCache {
   Upstream& upstream_;
   UpstreamRouter router_;
   CacheOptions options_;
-  BlobFetcher fetcher_;
   std::mutex mu_;
   std::map<std::string, ImageStats> stats_;
   std::mutex flights_mu_;
   std::map<std::string, std::shared_ptr<ManifestFlight>> flights_;
   std::atomic<uint64_t> coalesced_manifest_waits_{0};
+  // Last: destroyed first, so its fetch threads (which report into stats_) end before the
+  // members above go away.
+  BlobFetcher fetcher_;
 };
 
 }  // namespace paddock::registry

@@ -6,8 +6,10 @@
 //                           [--default-ns NS] [--tag-ttl S] [--max-bytes N] [--closed]
 //   registry_harness pull   --root DIR [--upstream ...] IMAGE
 //   registry_harness import --root DIR --target NS/REPO:TAG PATH
-//   registry_harness stats  (printed by serve on SIGTERM as JSON lines)
+//   registry_harness hosts  --mirror URL --dir CERTS_DIR NS...   (containerd hosts.toml)
+// serve prints per-image stats lines on SIGTERM.
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -21,6 +23,7 @@
 #include "http/server.h"
 #include "registry/blob_store.h"
 #include "registry/cache.h"
+#include "registry/containerd.h"
 #include "registry/service.h"
 #include "registry/tools.h"
 #include "registry/upstream.h"
@@ -76,7 +79,20 @@ int main(int argc, char** argv) {
   add_common(import);
   import->add_option("--target", target)->required();
   import->add_option("path", path)->required();
+  auto* hosts = app.add_subcommand("hosts", "render containerd hosts.toml files");
+  std::string mirror, certs_dir;
+  std::vector<std::string> namespaces;
+  hosts->add_option("--mirror", mirror)->required();
+  hosts->add_option("--dir", certs_dir)->required();
+  hosts->add_option("namespaces", namespaces);
   CLI11_PARSE(app, argc, argv);
+  if (*hosts) {
+    for (const auto& f : reg::RenderContainerdHosts(namespaces, {mirror, true, false}, certs_dir)) {
+      std::filesystem::create_directories(std::filesystem::path(f.path).parent_path());
+      std::ofstream(f.path) << f.content;
+    }
+    return 0;
+  }
   paddock::log::Configure("info", paddock::log::Format::kText);
 
   auto store = reg::BlobStore::Open({root, max_bytes, nullptr});

@@ -122,6 +122,41 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://$P/v2/test/busybox/manifes
 tags=$(curl -s "http://$P/v2/test/busybox/tags/list")
 [ "$tags" = '{"name":"test/busybox","tags":["v1"]}' ] || fail "tags/list: $tags"
 ok "HEAD manifest digest/length/type, blob Range 206, JSON errors, ?ns= routing, tags/list"
+
+# containerd as the client, configured by the hosts.toml paddock renders (its own daemon with
+# private root/state/socket; the CRI plugin is off). The cache's default namespace is not
+# up.test here, so success means containerd's ?ns=up.test picked the upstream.
+if command -v containerd > /dev/null && command -v ctr > /dev/null; then
+  stop_paddock
+  start_paddock p1 "$work/cache1b" --upstream "up.test=http://127.0.0.1:$UPORT"
+  P="127.0.0.1:$PPORT"
+  "$harness" hosts --mirror "http://$P" --dir "$work/certs.d" up.test
+  grep -q "^\[host.\"http://$P\"\]" "$work/certs.d/up.test/hosts.toml" || fail "hosts.toml"
+  cat > "$work/containerd.toml" <<TOML
+version = 2
+root = "$work/ctd/root"
+state = "$work/ctd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$work/ctd/sock"
+[ttrpc]
+  address = "$work/ctd/ttrpc.sock"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+TOML
+  containerd --config "$work/containerd.toml" > "$work/containerd.log" 2>&1 &
+  CTD_PID=$!
+  pids+=("$CTD_PID")
+  for _ in $(seq 1 100); do [ -S "$work/ctd/sock" ] && break; sleep 0.1; done
+  timeout 120 ctr --address "$work/ctd/sock" content fetch --hosts-dir "$work/certs.d" \
+    up.test/test/busybox:v1 > "$work/ctr.out" 2>&1 || fail "ctr content fetch: $(tail -3 "$work/ctr.out")"
+  ctr --address "$work/ctd/sock" content get "$layer1" | cmp - "$work/img1/blobs/sha256/${layer1#sha256:}" ||
+    fail "containerd's layer differs"
+  { kill "$CTD_PID"; wait "$CTD_PID"; } 2>/dev/null || true
+  ok "ctr content fetch through hosts.toml (?ns=up.test): layer byte-identical"
+fi
 stop_paddock
 
 # --- ten concurrent cold pulls => one upstream fetch per blob ---------------------------------
