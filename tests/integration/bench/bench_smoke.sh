@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs `bench/run --quick` (every suite, tiny sizes, one round) into a temp dir and checks that
+# each suite ran and produced sane numbers: non-zero rates, no failed transfers, every simulated
+# machine booted, the registry/agent stubs say "not yet available". Not timed.
+set -euo pipefail
+PADDOCK=$1 STORM=$2 SRC=$3
+[ "$(id -u)" = 0 ] || { echo "needs root (netns, tc)"; exit 77; }
+for tool in perfdhcp kea-dhcp4 dnsmasq in.tftpd atftp nginx wrk tc; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool missing (scripts/setup.sh)"; exit 77; }
+done
+OUT=$(mktemp -d /tmp/pd-bench-smoke.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+PADDOCK_BIN=$PADDOCK PADDOCK_STORM=$STORM "$SRC/bench/run" --quick --rounds 1 --out "$OUT" \
+  --no-docs dhcp tftp http render storm registry agent
+/usr/bin/python3 - "$OUT" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+r = {s: json.load(open(os.path.join(out, s + ".json")))
+     for s in ("dhcp", "tftp", "http", "render", "storm", "registry", "agent")}
+for s in ("dhcp", "tftp", "http", "render", "storm"):
+    assert r[s]["status"] == "ok", (s, r[s].get("error"))
+    assert len(r[s]["load_start"]) == 3 and len(r[s]["load_end"]) == 3, s
+    assert r[s]["commands"], s
+for s in ("registry", "agent"):
+    assert r[s]["status"] == "not yet available", r[s]
+for name, v in r["dhcp"]["summary"].items():
+    assert v["dora_per_s"] and v["dora_per_s"] > 0, (name, v)
+for t in r["dhcp"]["trials"]:
+    assert t["saturating"]["acks"] > 0 and t["saturating"]["server_cpu_s"] > 0, t
+for t in r["tftp"]["trials"]:
+    assert t["ok"] == t["clients"] and t["failed"] == 0, t
+    assert t["mb_per_s"] > 0, t
+for t in r["http"]["trials"]:
+    assert t["requests"] > 0 and t["gbit_per_s"] > 0 and t["non_2xx"] == 0, t
+    assert t["server_cpu_s"] > 0, t
+for t in r["render"]["trials"]:
+    assert t["rps"] > 0 and t["non_2xx"] == 0, t
+assert r["render"]["script_bytes"] > 0
+for run in r["storm"]["runs"]:
+    assert run["machines"] == run["booted"] and run["failed"] == 0, run["errors"]
+    assert run["paddock_node_booted_events"] == run["machines"], run
+    assert all(m["booted"] > 0 for m in run["per_machine"])
+    assert run["ratio_to_link_limit"] > 0 and run["bytes_per_boot"] > 0
+print("bench smoke: all suites ran; storm booted %d/%d" %
+      (r["storm"]["runs"][0]["booted"], r["storm"]["runs"][0]["machines"]))
+PY
