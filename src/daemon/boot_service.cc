@@ -1,5 +1,7 @@
 #include "daemon/boot_service.h"
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
@@ -137,7 +139,14 @@ void BootService::Register(http::Router& router) {
     return http::ServeFile(config()->assets_dir, RestAfter(req.path, "/assets/"), req);
   });
   router.HandlePrefix("GET", "/tftp/", [this](const http::Request& req) {
-    return http::ServeFile(config()->tftp_root, RestAfter(req.path, "/tftp/"), req);
+    auto cfg = config();
+    std::string rest = RestAfter(req.path, "/tftp/");
+    auto pinned = cfg->pinned_files.find(rest);
+    if (pinned != cfg->pinned_files.end()) {
+      std::filesystem::path target(pinned->second);
+      return http::ServeFile(target.parent_path().string(), target.filename().string(), req);
+    }
+    return http::ServeFile(cfg->tftp_root, rest, req);
   });
 
   router.Handle("GET", "/node/booted", [this](const http::Request& req) {

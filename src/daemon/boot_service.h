@@ -20,6 +20,7 @@
 // Threading: handlers run on the io thread; SetConfig may be called from any thread (reload)
 // and takes effect for the next request.
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,9 +38,10 @@ namespace paddock::daemon {
 class EventRecorder;
 
 struct BootServiceConfig {
-  std::string server_url;  // "http://198.18.0.1:8080"
-  std::string assets_dir;  // absolute
-  std::string tftp_root;   // absolute
+  std::string server_url;                           // "http://198.18.0.1:8080"
+  std::string assets_dir;                           // absolute
+  std::string tftp_root;                            // absolute
+  std::map<std::string, std::string> pinned_files;  // see PinnedBootFiles (options.h)
   int64_t token_lifetime_seconds = 3600;
   inventory::Inventory inventory;
 };

@@ -1,5 +1,7 @@
 #include "daemon/options.h"
 
+#include <stdlib.h>
+
 namespace paddock::daemon {
 
 dhcp::ServerOptions DhcpOptionsFrom(const config::Config& c) {
@@ -39,6 +41,7 @@ tftp::ServerOptions TftpOptionsFrom(const config::Config& c) {
   o.max_windowsize = static_cast<uint16_t>(c.tftp.max_windowsize);
   o.timeout_ms = static_cast<int>(c.tftp.timeout.count() * 1000);
   o.retries = static_cast<int>(c.tftp.retries);
+  o.pinned_files = PinnedBootFiles(c);
   return o;
 }
 
@@ -54,8 +57,22 @@ BootServiceConfig BootServiceConfigFrom(const config::Config& c) {
   b.server_url = c.ServerUrl();
   b.assets_dir = c.http.assets;
   b.tftp_root = c.tftp.root;
+  b.pinned_files = PinnedBootFiles(c);
   b.inventory = c.inventory;
   return b;
+}
+
+std::map<std::string, std::string> PinnedBootFiles(const config::Config& c) {
+  std::map<std::string, std::string> pinned;
+  for (const std::string& name : {c.boot.bios, c.boot.efi32, c.boot.efi64, c.boot.arm64}) {
+    if (name.empty()) continue;
+    std::string path = c.tftp.root + "/" + name;
+    char* resolved = realpath(path.c_str(), nullptr);
+    if (resolved == nullptr) continue;  // missing: TFTP answers "file not found" and logs it
+    pinned[name] = resolved;
+    free(resolved);
+  }
+  return pinned;
 }
 
 std::string DatabasePath(const config::Config& c) { return c.server.data_dir + "/paddock.db"; }

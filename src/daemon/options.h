@@ -3,6 +3,9 @@
 // Translates the validated config into each server's own options. Pure functions: the daemon
 // calls them at start and on every reload, and tests check the mapping.
 
+#include <map>
+#include <string>
+
 #include "config/config.h"
 #include "daemon/boot_service.h"
 #include "dhcp/server_options.h"
@@ -15,6 +18,11 @@ dhcp::ServerOptions DhcpOptionsFrom(const config::Config& config);
 tftp::ServerOptions TftpOptionsFrom(const config::Config& config);
 http::ServerOptions HttpOptionsFrom(const config::Config& config);
 BootServiceConfig BootServiceConfigFrom(const config::Config& config);
+
+// The `boot:` files as served names -> resolved absolute paths, for those that exist under
+// tftp.root. They may be symlinks out of the root (Debian's ipxe.efi -> /boot/ipxe.efi): the
+// operator named them, so TFTP and /tftp/ serve exactly these names from their targets.
+std::map<std::string, std::string> PinnedBootFiles(const config::Config& config);
 
 // <data_dir>/paddock.db
 std::string DatabasePath(const config::Config& config);

@@ -52,13 +52,14 @@ std::string EndpointString(Ipv4Address ip, uint16_t port) {
 }
 
 // One counter per ServerStats field, so GetStats() can run on any thread.
-#define PADDOCK_TFTP_STATS(X)                                                     \
-  X(requests)                                                                     \
-  X(duplicate_requests)                                                           \
-  X(transfers_ok)                                                                 \
-  X(transfers_failed) X(tsize_probes) X(bytes_sent) X(blocks_sent) X(retransmits) \
-      X(active_transfers) X(cache_hits) X(cache_misses) X(malformed) X(not_found) \
-          X(access_violations) X(write_refused) X(busy) X(timeouts) X(client_errors) X(io_errors)
+#define PADDOCK_TFTP_STATS(X)                                                                   \
+  X(requests)                                                                                   \
+  X(duplicate_requests)                                                                         \
+  X(transfers_ok)                                                                               \
+  X(transfers_failed)                                                                           \
+  X(tsize_probes) X(bytes_sent) X(blocks_sent) X(retransmits) X(active_transfers) X(cache_hits) \
+      X(cache_misses) X(malformed) X(not_found) X(access_violations) X(write_refused) X(busy)   \
+          X(timeouts) X(client_errors) X(io_errors)
 
 struct AtomicStats {
 #define PADDOCK_DECLARE(name) std::atomic<uint64_t> name{0};
@@ -441,7 +442,9 @@ void Server::Impl::HandleRequest(ByteSpan datagram, const Origin& origin) {
     Refuse(origin, file, TftpErrorCode::kNotDefined, "server busy", &stats_.busy);
     return;
   }
-  auto path = ResolveUnderRoot(root_, file);
+  auto pinned = options_.pinned_files.find(file);
+  auto path = pinned != options_.pinned_files.end() ? Result<std::string>(pinned->second)
+                                                    : ResolveUnderRoot(root_, file);
   if (!path) {
     if (path.error().code == ErrorCode::kNotFound) {
       log_->info("mac={} peer={} file={} not found", MacOf(origin.peer_ip).ToString(), peer, file);

@@ -30,6 +30,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -53,6 +54,11 @@ struct ServerOptions {
   size_t max_transfers = 1024;                // concurrent transfers; more get ERROR 0 "busy"
   size_t cache_max_file_bytes = 16u << 20;    // files up to this size are cached
   size_t cache_max_total_bytes = 256u << 20;  // cache budget (LRU)
+  // Files the operator named explicitly (the iPXE binaries of the `boot:` config), served by
+  // exact name from an absolute, already-resolved path even when that lies outside the root:
+  // Debian's /usr/lib/ipxe/ipxe.efi is a symlink to /boot/ipxe.efi. Nothing else may leave the
+  // root; a request must equal a key here exactly to use this.
+  std::map<std::string, std::string> pinned_files;
 };
 
 // Counters since Start(). A consistent-enough snapshot (each counter is read atomically).

@@ -258,6 +258,31 @@ TEST_F(ServerTest, RefusalsGetTftpErrors) {
   EXPECT_EQ(s.bytes_sent, 0u);
 }
 
+// A pinned file (an operator-named boot file) is served by its exact name even though its
+// symlink leaves the root; the same symlink under another name stays refused.
+TEST_F(ServerTest, PinnedBootFileIsServedOtherEscapesAreNot) {
+  ServerOptions o;
+  o.pinned_files["ipxe.efi"] = (base_ / "secret").string();
+  fs::create_symlink(base_ / "secret", base_ / "root" / "ipxe.efi");
+  StartServer(o);
+  for (const char* name : {"ipxe.efi", "link"}) {
+    Client c(server_->port());
+    c.SendRequest(SerializeRequest(Rrq(name)));
+    auto reply = c.Receive();
+    ASSERT_TRUE(reply) << name;
+    auto p = ParseTftpPacket(*reply);
+    ASSERT_TRUE(p) << name;
+    if (std::string(name) == "ipxe.efi") {
+      ASSERT_TRUE(std::holds_alternative<TftpData>(*p)) << "pinned file refused";
+      const auto& d = std::get<TftpData>(*p);
+      EXPECT_EQ(AsStringView(d.payload), "secret");
+    } else {
+      ASSERT_TRUE(std::holds_alternative<TftpError>(*p)) << "unpinned escape served";
+      EXPECT_EQ(std::get<TftpError>(*p).code, 2);
+    }
+  }
+}
+
 TEST_F(ServerTest, MalformedDatagramsDoNotStopTheServer) {
   StartServer(ServerOptions{});
   Client c(server_->port());
