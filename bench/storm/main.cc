@@ -27,16 +27,26 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--interface") o.interface = value();
-    else if (a == "--machines") o.machines = std::stoi(value());
-    else if (a == "--source") o.source = value();
-    else if (a == "--link-bps") o.link_bits_per_second = std::stod(value());
-    else if (a == "--spread-ms") o.spread_ms = std::stoi(value());
-    else if (a == "--deadline") o.deadline_seconds = std::stoi(value());
-    else if (a == "--run-tag") o.run_tag = std::stoi(value());
-    else if (a == "--first-index") o.first_index = std::stoi(value());
-    else if (a == "--http-retries") o.http_retries = std::stoi(value());
-    else if (a == "--output") o.output = value();
+    if (a == "--interface")
+      o.interface = value();
+    else if (a == "--machines")
+      o.machines = std::stoi(value());
+    else if (a == "--source")
+      o.source = value();
+    else if (a == "--link-bps")
+      o.link_bits_per_second = std::stod(value());
+    else if (a == "--spread-ms")
+      o.spread_ms = std::stoi(value());
+    else if (a == "--deadline")
+      o.deadline_seconds = std::stoi(value());
+    else if (a == "--run-tag")
+      o.run_tag = std::stoi(value());
+    else if (a == "--first-index")
+      o.first_index = std::stoi(value());
+    else if (a == "--http-retries")
+      o.http_retries = std::stoi(value());
+    else if (a == "--output")
+      o.output = value();
     else {
       Usage();
       return 2;

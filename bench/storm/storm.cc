@@ -141,8 +141,8 @@ bool SendDhcp(const Machine& m, const Bytes& payload) {
   sll.sll_ifindex = g->ifindex;
   sll.sll_halen = 6;
   std::memset(sll.sll_addr, 0xff, 6);
-  return sendto(g->raw_fd, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&sll),
-                sizeof sll) == static_cast<ssize_t>(f.size());
+  return sendto(g->raw_fd, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&sll), sizeof sll) ==
+         static_cast<ssize_t>(f.size());
 }
 
 void DhcpReceiveLoop() {
@@ -187,8 +187,8 @@ bool NetlinkAddr(int type, uint32_t ip_net) {
   req.ifa.ifa_prefixlen = 32;
   req.ifa.ifa_index = static_cast<unsigned>(g->ifindex);
   for (int attr : {IFA_LOCAL, IFA_ADDRESS}) {
-    auto* rta = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&req) +
-                                          NLMSG_ALIGN(req.nh.nlmsg_len));
+    auto* rta =
+        reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.nh.nlmsg_len));
     rta->rta_type = static_cast<uint16_t>(attr);
     rta->rta_len = RTA_LENGTH(4);
     std::memcpy(RTA_DATA(rta), &ip_net, 4);
@@ -256,9 +256,9 @@ Bytes Str(const std::string& s) { return Bytes(s.begin(), s.end()); }
 // dhcp-decoded-undionly-loop.txt): bus-id PCI 1af4:1000, version 1.0.0, feature flags.
 Bytes IpxeEncapsulated() {
   Bytes b = {0xb1, 5, 1, 0x1a, 0xf4, 0x10, 0x00, 0xeb, 3, 1, 0, 0};
-  const std::pair<uint8_t, uint8_t> features[] = {
-      {0x17, 1}, {0x22, 1}, {0x13, 1}, {0x11, 1}, {0x27, 1}, {0x19, 1},
-      {0x29, 1}, {0x10, 2}, {0x21, 1}, {0x15, 1}, {0x18, 1}, {0x12, 1}};
+  const std::pair<uint8_t, uint8_t> features[] = {{0x17, 1}, {0x22, 1}, {0x13, 1}, {0x11, 1},
+                                                  {0x27, 1}, {0x19, 1}, {0x29, 1}, {0x10, 2},
+                                                  {0x21, 1}, {0x15, 1}, {0x18, 1}, {0x12, 1}};
   for (auto [code, version] : features) {
     b.push_back(code);
     b.push_back(1);
@@ -272,7 +272,7 @@ Bytes BuildDhcp(const Machine& m, bool ipxe, int type, uint32_t xid, uint16_t se
   Bytes b = {1, 1, 6, 0};
   Put32(b, xid);
   Put16(b, secs);
-  Put16(b, 0x8000);  // the ROM and undionly.kpxe both set the broadcast flag
+  Put16(b, 0x8000);          // the ROM and undionly.kpxe both set the broadcast flag
   b.insert(b.end(), 16, 0);  // ciaddr yiaddr siaddr giaddr
   b.insert(b.end(), m.mac, m.mac + 6);
   b.insert(b.end(), 10 + 64 + 128, 0);  // chaddr pad, sname, file
@@ -286,8 +286,8 @@ Bytes BuildDhcp(const Machine& m, bool ipxe, int type, uint32_t xid, uint16_t se
     Opt(b, 50, ip);
   }
   Opt(b, 57, {0x05, 0xc0});  // 1472
-  Opt(b, 93, {0, 0});         // x86 BIOS
-  Opt(b, 94, {1, 2, 1});      // UNDI 2.1
+  Opt(b, 93, {0, 0});        // x86 BIOS
+  Opt(b, 94, {1, 2, 1});     // UNDI 2.1
   Opt(b, 60, Str("PXEClient:Arch:00000:UNDI:002001"));
   Bytes uuid = {0};
   // SMBIOS wire order: the first three fields little-endian (notes/pxe-in-qemu.md).
@@ -295,7 +295,7 @@ Bytes BuildDhcp(const Machine& m, bool ipxe, int type, uint32_t xid, uint16_t se
   for (int i : order) uuid.push_back(m.uuid[i]);
   if (ipxe) {
     Opt(b, 77, Str("iPXE"));  // raw, not RFC 3004 length-prefixed, as iPXE sends it
-    Opt(b, 55, {1,   3,   6,   7,   12,  15,  17,  26,  43,  60,  66,  67,
+    Opt(b, 55, {1,   3,   6,   7,   12,  15,  17,  26,  43,  60,  66, 67,
                 119, 128, 129, 130, 131, 132, 133, 134, 135, 175, 203});
     Opt(b, 175, IpxeEncapsulated());
     Bytes cid = {1};
@@ -385,8 +385,7 @@ int BoundSocket(int type, uint32_t src_ip) {
   return fd;
 }
 
-bool TftpGet(Machine& m, uint32_t src, uint32_t server, const std::string& file,
-             std::string* err) {
+bool TftpGet(Machine& m, uint32_t src, uint32_t server, const std::string& file, std::string* err) {
   int fd = BoundSocket(SOCK_DGRAM, src);
   if (fd < 0) {
     *err = "tftp socket: " + std::string(strerror(errno));
@@ -443,10 +442,12 @@ bool TftpGet(Machine& m, uint32_t src, uint32_t server, const std::string& file,
     if (op == 6) {  // OACK: take blksize, acknowledge with block 0 (RFC 2347)
       size_t i = 2;
       while (i < static_cast<size_t>(n)) {
-        std::string k(reinterpret_cast<char*>(buf.data() + i), strnlen(reinterpret_cast<char*>(buf.data() + i), n - i));
+        std::string k(reinterpret_cast<char*>(buf.data() + i),
+                      strnlen(reinterpret_cast<char*>(buf.data() + i), n - i));
         i += k.size() + 1;
         if (i >= static_cast<size_t>(n)) break;
-        std::string v(reinterpret_cast<char*>(buf.data() + i), strnlen(reinterpret_cast<char*>(buf.data() + i), n - i));
+        std::string v(reinterpret_cast<char*>(buf.data() + i),
+                      strnlen(reinterpret_cast<char*>(buf.data() + i), n - i));
         i += v.size() + 1;
         if (strcasecmp(k.c_str(), "blksize") == 0) blksize = std::stoul(v);
       }
@@ -490,7 +491,8 @@ std::optional<Url> ParseUrl(const std::string& url) {
   u.target = slash == std::string::npos ? "/" : url.substr(slash);
   size_t colon = hostport.find(':');
   std::string host = hostport.substr(0, colon);
-  if (colon != std::string::npos) u.port = static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1)));
+  if (colon != std::string::npos)
+    u.port = static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1)));
   if (inet_pton(AF_INET, host.c_str(), &u.host) != 1) return std::nullopt;
   return u;
 }
@@ -571,8 +573,8 @@ bool HttpGetOnce(uint32_t src, const Url& u, bool keep_body, std::string* body, 
     ssize_t n = recv(fd, buf.data(), buf.size(), 0);
     if (n == 0 && length < 0 && !chunked) break;  // close-delimited
     if (n <= 0) {
-      *err = "http: body cut at " + std::to_string(got) + " bytes: " +
-             (n == 0 ? std::string("closed") : std::string(strerror(errno)));
+      *err = "http: body cut at " + std::to_string(got) +
+             " bytes: " + (n == 0 ? std::string("closed") : std::string(strerror(errno)));
       close(fd);
       return false;
     }
@@ -627,10 +629,14 @@ std::string ExpandIpxe(const std::string& s, const Machine& m) {
       if (end == std::string::npos) break;
       std::string var = s.substr(i + 2, end - i - 2);
       std::string name = var.substr(0, var.find(':'));
-      if (name == "mac") out += var.find("hexhyp") != std::string::npos ? m.mac_hyphen : m.mac_colon;
-      else if (name == "uuid") out += m.uuid_text;
-      else if (name == "buildarch") out += "i386";  // undionly.kpxe
-      else if (name == "platform") out += "pcbios";
+      if (name == "mac")
+        out += var.find("hexhyp") != std::string::npos ? m.mac_hyphen : m.mac_colon;
+      else if (name == "uuid")
+        out += m.uuid_text;
+      else if (name == "buildarch")
+        out += "i386";  // undionly.kpxe
+      else if (name == "platform")
+        out += "pcbios";
       // serial, asset: QEMU-like machines have none
       i = end + 1;
     } else {
@@ -732,8 +738,10 @@ void Boot(Machine& m) {
           }
           break;
         }
-        if (w[0] == "kernel") kernel_url = url;
-        else initrds.push_back(url);
+        if (w[0] == "kernel")
+          kernel_url = url;
+        else
+          initrds.push_back(url);
       }
     }
   }
@@ -857,13 +865,17 @@ int RunStorm(const StormOptions& opt) {
     auto m = std::make_unique<Machine>();
     int idx = opt.first_index + i;
     m->index = idx;
-    uint8_t mac[6] = {0x02, 0x5d, static_cast<uint8_t>(opt.run_tag),
-                      static_cast<uint8_t>(idx >> 16), static_cast<uint8_t>(idx >> 8),
+    uint8_t mac[6] = {0x02,
+                      0x5d,
+                      static_cast<uint8_t>(opt.run_tag),
+                      static_cast<uint8_t>(idx >> 16),
+                      static_cast<uint8_t>(idx >> 8),
                       static_cast<uint8_t>(idx)};
     std::memcpy(m->mac, mac, 6);
     m->mac_colon = Hex(mac, 6, ':');
     m->mac_hyphen = Hex(mac, 6, '-');
-    for (int k = 0; k < 16; ++k) m->uuid[k] = static_cast<uint8_t>((idx * 131 + k * 17 + opt.run_tag) & 0xff);
+    for (int k = 0; k < 16; ++k)
+      m->uuid[k] = static_cast<uint8_t>((idx * 131 + k * 17 + opt.run_tag) & 0xff);
     m->uuid[6] = (m->uuid[6] & 0x0f) | 0x40;
     m->uuid[8] = (m->uuid[8] & 0x3f) | 0x80;
     std::string h = Hex(m->uuid, 16, 0);
@@ -953,7 +965,8 @@ int RunStorm(const StormOptions& opt) {
   std::map<std::string, int> errors;
   for (auto& m : machines) {
     for (int p = 0; p < kPhaseCount; ++p) {
-      if (m->phase_end[p] > 0) phase_dist[p].v.push_back((m->phase_end[p] - m->phase_start[p]) / 1e6);
+      if (m->phase_end[p] > 0)
+        phase_dist[p].v.push_back((m->phase_end[p] - m->phase_start[p]) / 1e6);
     }
     if (m->booted_us > 0) {
       ++booted;
@@ -978,16 +991,16 @@ int RunStorm(const StormOptions& opt) {
     << ",\n  \"failed\": " << machines.size() - booted << ",\n  \"source\": \"" << opt.source
     << "\",\n  \"spread_ms\": " << opt.spread_ms << ",\n  \"all_booted_seconds\": " << wall
     << ",\n  \"bytes_per_boot\": " << bytes_per_boot << ",\n  \"tftp_bytes\": " << tftp_bytes
-    << ",\n  \"http_bytes\": " << http_bytes << ",\n  \"link_bits_per_second\": "
-    << opt.link_bits_per_second;
+    << ",\n  \"http_bytes\": " << http_bytes
+    << ",\n  \"link_bits_per_second\": " << opt.link_bits_per_second;
   if (opt.link_bits_per_second > 0) {
     double limit = machines.size() * bytes_per_boot * 8 / opt.link_bits_per_second;
-    o << ",\n  \"link_limit_seconds\": " << limit << ",\n  \"ratio_to_link_limit\": "
-      << (limit > 0 ? wall / limit : 0);
+    o << ",\n  \"link_limit_seconds\": " << limit
+      << ",\n  \"ratio_to_link_limit\": " << (limit > 0 ? wall / limit : 0);
   }
   o << ",\n  \"retries\": {\"dhcp\": " << dhcp_r << ", \"tftp\": " << tftp_r
-    << ", \"http\": " << http_r << "},\n  \"dhcp_unmatched_replies\": "
-    << shared.dhcp_unmatched.load() << ",\n  \"errors\": {";
+    << ", \"http\": " << http_r
+    << "},\n  \"dhcp_unmatched_replies\": " << shared.dhcp_unmatched.load() << ",\n  \"errors\": {";
   bool first = true;
   for (auto& [e, n] : errors) {
     o << (first ? "" : ", ") << "\"" << JsonEscape(e) << "\": " << n;
@@ -1007,12 +1020,12 @@ int RunStorm(const StormOptions& opt) {
     char ip[INET_ADDRSTRLEN] = "";
     inet_ntop(AF_INET, &m.ip, ip, sizeof ip);
     o << (i ? ",\n    " : "\n    ") << "{\"mac\":\"" << m.mac_colon << "\",\"ip\":\"" << ip
-      << "\",\"start\":" << (m.start_us - shared.t0) / 1e6 << ",\"booted\":"
-      << (m.booted_us ? (m.booted_us - shared.t0) / 1e6 : -1.0) << ",\"phases\":[";
+      << "\",\"start\":" << (m.start_us - shared.t0) / 1e6
+      << ",\"booted\":" << (m.booted_us ? (m.booted_us - shared.t0) / 1e6 : -1.0)
+      << ",\"phases\":[";
     for (int p = 0; p < kPhaseCount; ++p) {
-      o << (p ? "," : "") << "["
-        << (m.phase_start[p] ? (m.phase_start[p] - shared.t0) / 1e6 : -1.0) << ","
-        << (m.phase_end[p] ? (m.phase_end[p] - shared.t0) / 1e6 : -1.0) << "]";
+      o << (p ? "," : "") << "[" << (m.phase_start[p] ? (m.phase_start[p] - shared.t0) / 1e6 : -1.0)
+        << "," << (m.phase_end[p] ? (m.phase_end[p] - shared.t0) / 1e6 : -1.0) << "]";
     }
     o << "],\"retries\":" << m.dhcp_retries + m.tftp_retries + m.http_retries << ",\"error\":\""
       << JsonEscape(m.error) << "\"}";

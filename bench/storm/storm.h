@@ -44,14 +44,14 @@ namespace paddock::bench {
 struct StormOptions {
   std::string interface = "cli0";  // client side of the veth
   int machines = 100;
-  int first_index = 0;            // MACs 02:5d:<run>:<hi>:<mid>:<lo> from this index
-  int run_tag = 0;                // third MAC byte, to keep runs apart in one data dir
-  std::string source = "leased";  // "leased" or "single"
+  int first_index = 0;              // MACs 02:5d:<run>:<hi>:<mid>:<lo> from this index
+  int run_tag = 0;                  // third MAC byte, to keep runs apart in one data dir
+  std::string source = "leased";    // "leased" or "single"
   double link_bits_per_second = 0;  // for the physical-limit ratio; 0 = not reported
-  int spread_ms = 0;              // power-on times spread uniformly over this many ms
-  int deadline_seconds = 900;     // give up on machines not booted by then
-  int http_retries = 3;           // per HTTP fetch (iPXE's script retries; a reboot otherwise)
-  std::string output = "-";       // JSON output path, "-" = stdout
+  int spread_ms = 0;                // power-on times spread uniformly over this many ms
+  int deadline_seconds = 900;       // give up on machines not booted by then
+  int http_retries = 3;             // per HTTP fetch (iPXE's script retries; a reboot otherwise)
+  std::string output = "-";         // JSON output path, "-" = stdout
 };
 
 // Runs the storm; returns the process exit code (0 when every machine booted).
