@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "daemon/agent_service.h"
 #include "daemon/boot_service.h"
 #include "daemon/event_recorder.h"
 #include "daemon/lease_store.h"
@@ -32,6 +33,7 @@ struct Daemon::Impl {
   http::Router router;
   std::unique_ptr<http::Server> http;
   std::unique_ptr<BootService> boot;
+  std::unique_ptr<AgentService> agent;  // node agent protocol (docs/agent.md)
   std::unique_ptr<boost::asio::signal_set> signals;
   std::shared_ptr<spdlog::logger> log = log::Get("paddock");
 
@@ -48,12 +50,25 @@ struct Daemon::Impl {
   void Reload();
 };
 
+// What the node agent's server side needs from the config.
+static std::shared_ptr<const AgentServiceConfig> AgentServiceConfigFrom(const config::Config& config) {
+  auto c = std::make_shared<AgentServiceConfig>();
+  c->server_url = config.ServerUrl();
+  c->inventory = config.inventory;
+  return c;
+}
+
 Status Daemon::Impl::StartServers() {
   MacResolver resolver = [this](Ipv4Address ip) { return ResolveMac(ip); };
 
   boot = std::make_unique<BootService>(recorder.get(), resolver);
   boot->SetConfig(std::make_shared<BootServiceConfig>(BootServiceConfigFrom(config)));
   boot->Register(router);
+  agent = std::make_unique<AgentService>(
+      store.get(), recorder.get(),
+      AgentServiceOptions{(std::filesystem::path(config.server.data_dir) / "state").string(), 5});
+  agent->SetConfig(AgentServiceConfigFrom(config));
+  agent->Register(router);
   http = std::make_unique<http::Server>(io, HttpOptionsFrom(config), router);
   http->SetAccessObserver([this](const http::AccessRecord& r) { boot->OnAccess(r); });
   if (auto st = http->Start(); !st)
@@ -151,6 +166,7 @@ void Daemon::Impl::Reload() {
   }
   if (tftp) tftp->UpdateOptions(TftpOptionsFrom(applied));
   boot->SetConfig(std::make_shared<BootServiceConfig>(BootServiceConfigFrom(applied)));
+  agent->SetConfig(AgentServiceConfigFrom(applied));
   config = std::move(applied);
   log->info("reload done: {} profiles, {} groups, {} machines", config.inventory.profiles.size(),
             config.inventory.groups.size(), config.inventory.machines.size());
@@ -164,6 +180,7 @@ Daemon::~Daemon() {
     impl_->dhcp.reset();  // joins its lease writer before the storage goes away
     impl_->tftp.reset();
     impl_->http.reset();
+    impl_->agent.reset();  // after the HTTP server: its handlers queue work to the agent service
     if (impl_->recorder) impl_->recorder->Flush();
   }
 }

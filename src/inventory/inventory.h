@@ -42,6 +42,8 @@ struct Profile {
   // Further documents rendered per machine (e.g. "user-data" -> absolute path of a mustache
   // template), for the node agent's datasource. Paths are absolute after config loading.
   std::map<std::string, std::string> templates;
+  // Paths/globs the node agent keeps across reboots (meta-data `persist_paths`), absolute.
+  std::vector<std::string> persist;
 };
 
 struct Group {

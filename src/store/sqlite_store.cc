@@ -54,6 +54,16 @@ CREATE TABLE boot_tokens (
   redeemed_at INTEGER NOT NULL DEFAULT 0
 );
 )sql",
+    // 2: node-agent credentials (issue 3). Only a hash of each credential is stored.
+    R"sql(
+CREATE TABLE agent_credentials (
+  credential_hash TEXT PRIMARY KEY,
+  mac TEXT NOT NULL,
+  boot INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX agent_credentials_by_mac ON agent_credentials(mac);
+)sql",
 };
 
 class SqliteStore final : public Store {
@@ -267,6 +277,55 @@ class SqliteStore final : public Store {
     if (!tx) return tl::unexpected(tx.error());
     if (!failure) return tl::unexpected(failure.error());
     return token;
+  }
+
+  Result<std::optional<BootToken>> FindToken(const std::string& token_hash) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto st = db_->Prepare(
+        "SELECT mac, boot, created_at, expires_at, redeemed_at FROM boot_tokens "
+        "WHERE token_hash = ?");
+    if (!st) return tl::unexpected(st.error());
+    st->Bind(1, token_hash);
+    auto row = st->Step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return std::optional<BootToken>();
+    BootToken t;
+    t.token_hash = token_hash;
+    t.mac = MacAddress::Parse(st->ColumnText(0)).value_or(MacAddress());
+    t.boot = st->ColumnInt(1);
+    t.created_at = st->ColumnInt(2);
+    t.expires_at = st->ColumnInt(3);
+    t.redeemed_at = st->ColumnInt(4);
+    return std::optional<BootToken>(std::move(t));
+  }
+
+  Status PutCredential(const AgentCredential& c) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto st = db_->Prepare(
+        "INSERT INTO agent_credentials(credential_hash, mac, boot, created_at) VALUES(?,?,?,?)");
+    if (!st) return tl::unexpected(st.error());
+    st->Bind(1, c.credential_hash);
+    st->Bind(2, c.mac.ToString());
+    st->Bind(3, c.boot);
+    st->Bind(4, c.created_at);
+    return st->RunToCompletion();
+  }
+
+  Result<std::optional<AgentCredential>> FindCredential(const std::string& hash) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto st = db_->Prepare(
+        "SELECT mac, boot, created_at FROM agent_credentials WHERE credential_hash = ?");
+    if (!st) return tl::unexpected(st.error());
+    st->Bind(1, hash);
+    auto row = st->Step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return std::optional<AgentCredential>();
+    AgentCredential c;
+    c.credential_hash = hash;
+    c.mac = MacAddress::Parse(st->ColumnText(0)).value_or(MacAddress());
+    c.boot = st->ColumnInt(1);
+    c.created_at = st->ColumnInt(2);
+    return std::optional<AgentCredential>(std::move(c));
   }
 
  private:

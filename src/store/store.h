@@ -66,6 +66,14 @@ struct BootToken {
   int64_t redeemed_at = 0;  // 0 = not redeemed yet
 };
 
+// A node agent's machine credential (issued when a boot token is redeemed), stored as a hash.
+struct AgentCredential {
+  std::string credential_hash;  // hex SHA-256 of the credential
+  MacAddress mac;
+  int64_t boot = 0;
+  int64_t created_at = 0;  // unix seconds
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -90,6 +98,14 @@ class Store {
   // call fails with kPermissionDenied; an unknown token fails with kNotFound.
   virtual Status PutToken(const BootToken& token) = 0;
   virtual Result<BootToken> RedeemToken(const std::string& token_hash, int64_t now) = 0;
+
+  // The token of `token_hash` without redeeming it (NoCloud seed URLs), nullopt if unknown.
+  virtual Result<std::optional<BootToken>> FindToken(const std::string& token_hash) = 0;
+
+  // Agent credentials. PutCredential fails if the hash exists; FindCredential returns nullopt
+  // for an unknown hash.
+  virtual Status PutCredential(const AgentCredential& credential) = 0;
+  virtual Result<std::optional<AgentCredential>> FindCredential(const std::string& hash) = 0;
 };
 
 // Opens (creating if needed) the SQLite store at `path`, applying schema migrations. The parent
