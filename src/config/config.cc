@@ -849,7 +849,8 @@ void ParseProfiles(Parser& p, const MapView::Entry& section, Config& config) {
     p.Remember(path, entry.key_node);
     inventory::Profile profile;
     profile.name = entry.key;
-    MapView m(p, entry.value, path, {"kernel", "initrds", "args", "ipxe_template", "templates"});
+    MapView m(p, entry.value, path,
+              {"kernel", "initrds", "args", "ipxe_template", "templates", "persist"});
     if (m.ok()) {
       for (const auto& e : m.entries()) {
         const std::string key_path = m.Path(e.key);
@@ -879,6 +880,19 @@ void ParseProfiles(Parser& p, const MapView::Entry& section, Config& config) {
             continue;
           }
           profile.ipxe_template = std::move(*text);
+        } else if (e.key == "persist") {
+          // Absolute paths or globs the node agent keeps across reboots (docs/agent.md).
+          auto v = p.StringList(e, key_path);
+          if (!v) continue;
+          for (const std::string& glob : *v) {
+            if (glob.empty() || glob[0] != '/' || glob.find("/../") != std::string::npos ||
+                (glob.size() >= 3 && glob.compare(glob.size() - 3, 3, "/..") == 0)) {
+              p.Error(e.value, key_path,
+                      "persist entries must be absolute paths without '..': " + Quote(glob));
+              continue;
+            }
+            profile.persist.push_back(glob);
+          }
         } else if (e.key == "templates") {
           p.Remember(key_path, e.key_node);
           if (e.value.IsNull()) continue;
