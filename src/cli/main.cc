@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/inspect.h"
+#include "cli/state_cmd.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
@@ -65,7 +66,34 @@ int main(int argc, char** argv) {
   timeline->add_flag("--last", last, "Only the latest boot");
   timeline->add_flag("--json", json, "JSON output");
 
+  auto* state = app.add_subcommand("state", "Saved node state (agent persist paths)");
+  state->require_subcommand(1);
+  int64_t state_version = 0;
+  std::string state_out;
+  auto* state_ls = state->add_subcommand("ls", "List a machine's saved state versions");
+  state_ls->add_option("mac", mac, "The machine's MAC address")->required();
+  state_ls->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  state_ls->add_option("--data-dir", data_dir, "Read this data dir instead of the config's");
+  state_ls->add_flag("--json", json, "JSON output");
+  auto* state_get = state->add_subcommand("get", "Write a saved state archive (ustar) to a file");
+  state_get->add_option("mac", mac, "The machine's MAC address")->required();
+  state_get->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  state_get->add_option("--data-dir", data_dir, "Read this data dir instead of the config's");
+  state_get->add_option("--version", state_version, "Version (default: the latest)");
+  state_get->add_option("-o,--output", state_out, "Output file ('-' = stdout)")->required();
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*state) {
+    std::string dir = data_dir;
+    if (dir.empty()) {
+      auto cfg = LoadOrReport(config_path);
+      if (!cfg) return 1;
+      dir = cfg->server.data_dir;
+    }
+    if (*state_ls) return paddock::cli::StateList(dir, mac, json);
+    if (*state_get) return paddock::cli::StateGet(dir, mac, state_version, state_out);
+  }
 
   if (*check) {
     auto cfg = LoadOrReport(config_path);
