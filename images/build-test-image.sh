@@ -16,6 +16,13 @@
 # and this script's content, so a second run takes about a second. Needs root only for
 # apt-get update when the package lists are empty. Extra modules for later images:
 # PADDOCK_IMAGE_EXTRA_MODULES="overlay veth ..." (names as in modules.dep, without .ko).
+#
+# Agent variant: PADDOCK_IMAGE_AGENT=/path/to/paddock-agent (the static binary) adds it as
+# /bin/paddock-agent, base accounts in /etc, and has /init run `paddock-agent boot --no-power`
+# right after DHCP (before the booted report), then print
+#   PADDOCK-AGENT: exit=<status>   and   PADDOCK-AGENT: file <path> <content>
+# for /etc/hostname /etc/ssh/ssh_host_ed25519_key /var/lib/node/id. Without the variable the
+# image is built exactly as before.
 set -euo pipefail
 
 CACHE=${PADDOCK_CACHE:-/var/cache/paddock}
@@ -56,8 +63,14 @@ else
 fi
 
 script_sum=$(sha256sum "$SELF" | cut -c1-12)
-key=$(printf '%s\n' "$kpkg=$kver_pkg" "busybox-static=$bb_ver" "$script_sum" "${MODULES[*]}" |
-  sha256sum | cut -c1-16)
+agent_bin=${PADDOCK_IMAGE_AGENT:-}
+agent_sum=()
+if [[ -n $agent_bin ]]; then
+  [[ -x $agent_bin ]] || die "PADDOCK_IMAGE_AGENT=$agent_bin is not an executable"
+  agent_sum=("agent=$(sha256sum "$agent_bin" | cut -c1-16)")
+fi
+key=$(printf '%s\n' "$kpkg=$kver_pkg" "busybox-static=$bb_ver" "$script_sum" "${MODULES[*]}" \
+  "${agent_sum[@]}" | sha256sum | cut -c1-16)
 built="$CACHE/images/.built/$key"
 
 install_out() {
@@ -279,6 +292,31 @@ echo "E2E-MARKER: OK"
 done_
 EOF
 chmod 755 "$stage/init" "$stage/etc/udhcpc/default.script"
+
+if [[ -n $agent_bin ]]; then
+  cp "$agent_bin" "$stage/bin/paddock-agent"
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$stage/etc/passwd"
+  printf 'root:x:0:\n' >"$stage/etc/group"
+  printf 'root:*:19000:0:99999:7:::\n' >"$stage/etc/shadow"
+  chmod 600 "$stage/etc/shadow"
+  mkdir -p "$stage/root" "$stage/var/log"
+  cat >"$stage/etc/paddock-agent-boot.sh" <<'AGENT'
+# Sourced by /init after DHCP (agent variant of the test image).
+echo "PADDOCK-NODE: agent start uptime=$(up)"
+/bin/paddock-agent boot --no-power
+agent_rc=$?
+echo "PADDOCK-AGENT: exit=$agent_rc"
+for f in /etc/hostname /etc/ssh/ssh_host_ed25519_key /var/lib/node/id; do
+  echo "PADDOCK-AGENT: file $f $(cat "$f" 2>/dev/null | head -c 200 | tr '\n' ' ')"
+done
+AGENT
+  # Run it right before the booted report (the first line "uptime=$(up)").
+  awk '!done && $0 == "uptime=$(up)" { print "[ -f /etc/paddock-agent-boot.sh ] && . /etc/paddock-agent-boot.sh"; done = 1 } { print }' \
+    "$stage/init" >"$stage/init.new"
+  mv "$stage/init.new" "$stage/init"
+  chmod 755 "$stage/init"
+  grep -q paddock-agent-boot.sh "$stage/init" || die "cannot hook the agent into /init"
+fi
 
 tmp="$CACHE/images/.built/.tmp-$key-$$"
 rm -rf "$tmp"
