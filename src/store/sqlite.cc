@@ -5,12 +5,17 @@
 namespace paddock::store {
 
 SqliteStatement::SqliteStatement(SqliteStatement&& other) noexcept
-    : db_(other.db_), stmt_(other.stmt_) {
+    : db_(other.db_), stmt_(other.stmt_), owner_(other.owner_) {
   other.stmt_ = nullptr;
 }
 
 SqliteStatement::~SqliteStatement() {
-  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+  if (stmt_ == nullptr) return;
+  if (owner_ != nullptr) {
+    owner_->Release(stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
 }
 
 void SqliteStatement::Bind(int index, const std::string& value) {
@@ -70,7 +75,22 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool r
   return db;
 }
 
-SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
+SqliteDb::~SqliteDb() {
+  for (auto& [sql, cached] : cache_) sqlite3_finalize(cached.stmt);
+  sqlite3_close_v2(db_);
+}
+
+void SqliteDb::Release(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  for (auto& [sql, cached] : cache_) {
+    if (cached.stmt == stmt) {
+      cached.in_use = false;
+      return;
+    }
+  }
+  sqlite3_finalize(stmt);  // not ours after all: never leak it
+}
 
 Status SqliteDb::Error(const std::string& what) const {
   return IoError(what + ": " + sqlite3_errmsg(db_));
@@ -88,12 +108,21 @@ Status SqliteDb::Exec(const std::string& sql) {
 }
 
 Result<SqliteStatement> SqliteDb::Prepare(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end() && !it->second.in_use) {
+    it->second.in_use = true;
+    return SqliteStatement(db_, it->second.stmt, this);
+  }
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr) !=
       SQLITE_OK) {
     return tl::unexpected(Error("sqlite prepare").error());
   }
-  return SqliteStatement(db_, stmt);
+  if (it == cache_.end()) {
+    cache_.emplace(sql, Cached{stmt, true});
+    return SqliteStatement(db_, stmt, this);
+  }
+  return SqliteStatement(db_, stmt);  // the cached one is busy: a private, finalized copy
 }
 
 Status SqliteDb::Transaction(const std::function<Status()>& body) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "common/result.h"
 
@@ -15,9 +16,14 @@ struct sqlite3_stmt;
 
 namespace paddock::store {
 
+class SqliteDb;
+
 class SqliteStatement {
  public:
-  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  // An owned statement is finalized on destruction; a cached one (owner != nullptr) is reset
+  // and handed back to its SqliteDb's cache.
+  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, SqliteDb* owner = nullptr)
+      : db_(db), stmt_(stmt), owner_(owner) {}
   SqliteStatement(SqliteStatement&& other) noexcept;
   SqliteStatement(const SqliteStatement&) = delete;
   SqliteStatement& operator=(const SqliteStatement&) = delete;
@@ -39,6 +45,7 @@ class SqliteStatement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  SqliteDb* owner_;
 };
 
 class SqliteDb {
@@ -50,6 +57,8 @@ class SqliteDb {
   ~SqliteDb();
 
   Status Exec(const std::string& sql);
+  // Prepared statements are cached by SQL text and reused (preparing costs more than running
+  // the small statements the store issues). A statement already in use is prepared afresh.
   Result<SqliteStatement> Prepare(const std::string& sql);
   // Runs body inside BEGIN IMMEDIATE / COMMIT; rolls back if body fails.
   Status Transaction(const std::function<Status()>& body);
@@ -57,9 +66,16 @@ class SqliteDb {
   Status Migrate(const char* const* migrations, size_t count);
 
  private:
+  friend class SqliteStatement;
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
   explicit SqliteDb(sqlite3* db) : db_(db) {}
   Status Error(const std::string& what) const;
+  void Release(sqlite3_stmt* stmt);
   sqlite3* db_;
+  std::unordered_map<std::string, Cached> cache_;
 };
 
 }  // namespace paddock::store
