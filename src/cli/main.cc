@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/inspect.h"
+#include "cli/registry_cmd.h"
 #include "cli/state_cmd.h"
 #include "common/log.h"
 #include "config/config.h"
@@ -66,6 +67,23 @@ int main(int argc, char** argv) {
   timeline->add_flag("--last", last, "Only the latest boot");
   timeline->add_flag("--json", json, "JSON output");
 
+  auto* reg = app.add_subcommand("registry", "Offline tools for the image cache");
+  reg->require_subcommand(1);
+  reg->fallthrough();  // --config may follow pull|import|hosts
+  reg->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  std::string image, import_path, import_as, hosts_dir;
+  std::vector<std::string> namespaces;
+  auto* reg_pull = reg->add_subcommand("pull", "Warm the cache with IMAGE from its upstream");
+  reg_pull->add_option("image", image, "e.g. docker.io/library/busybox:1.36")->required();
+  auto* reg_import =
+      reg->add_subcommand("import", "Load an OCI image layout (directory or archive)");
+  reg_import->add_option("path", import_path, "OCI layout directory or tar")->required();
+  reg_import->add_option("--as", import_as, "Image name to store it under")->required();
+  auto* reg_hosts =
+      reg->add_subcommand("hosts", "Write containerd hosts.toml files pointing at paddock");
+  reg_hosts->add_option("--dir", hosts_dir, "certs.d directory")->required();
+  reg_hosts->add_option("namespaces", namespaces, "Registries (default: the common ones)");
+
   auto* state = app.add_subcommand("state", "Saved node state (agent persist paths)");
   state->require_subcommand(1);
   int64_t state_version = 0;
@@ -93,6 +111,14 @@ int main(int argc, char** argv) {
     }
     if (*state_ls) return paddock::cli::StateList(dir, mac, json);
     if (*state_get) return paddock::cli::StateGet(dir, mac, state_version, state_out);
+  }
+
+  if (*reg) {
+    auto cfg = LoadOrReport(config_path);
+    if (!cfg) return 1;
+    if (*reg_pull) return paddock::cli::RegistryPull(*cfg, image);
+    if (*reg_import) return paddock::cli::RegistryImport(*cfg, import_path, import_as);
+    if (*reg_hosts) return paddock::cli::RegistryHosts(*cfg, hosts_dir, namespaces);
   }
 
   if (*check) {

@@ -1080,9 +1080,75 @@ void CheckInventory(Parser& p, Config& config) {
   }
 }
 
+void ParseRegistry(Parser& p, const MapView::Entry& section, Config& config) {
+  RegistryConfig& r = config.registry;
+  p.Remember("registry", section.key_node);
+  MapView m(p, section.value, "registry",
+            {"enabled", "cache_dir", "max_size", "tag_ttl", "default_namespace", "allow_unlisted",
+             "proxy", "connect_timeout", "stall_timeout", "upstreams"});
+  if (!m.ok()) return;
+  for (const auto& e : m.entries()) {
+    const std::string path = m.Path(e.key);
+    if (e.key == "enabled") {
+      if (auto v = p.Bool(e, path)) r.enabled = *v;
+    } else if (e.key == "cache_dir") {
+      if (auto v = p.String(e, path)) r.cache_dir = *v;
+    } else if (e.key == "max_size") {
+      if (auto v = p.String(e, path)) {
+        if (auto size = ParseSize(*v)) {
+          r.max_size = *size;
+        } else {
+          p.Error(e.value, path, "not a size (like 50GiB, 500MiB or plain bytes): " + Quote(*v));
+        }
+      }
+    } else if (e.key == "tag_ttl") {
+      if (auto v = p.Duration(e, path)) r.tag_ttl = *v;
+    } else if (e.key == "default_namespace") {
+      if (auto v = p.String(e, path)) r.default_namespace = *v;
+    } else if (e.key == "allow_unlisted") {
+      if (auto v = p.Bool(e, path)) r.allow_unlisted = *v;
+    } else if (e.key == "proxy") {
+      if (auto v = p.String(e, path)) r.proxy = *v;
+    } else if (e.key == "connect_timeout") {
+      if (auto v = p.Duration(e, path)) r.connect_timeout = *v;
+    } else if (e.key == "stall_timeout") {
+      if (auto v = p.Duration(e, path)) r.stall_timeout = *v;
+    } else if (e.key == "upstreams") {
+      p.Remember(path, e.key_node);
+      if (e.value.IsNull()) continue;
+      if (!e.value.IsSequence()) {
+        p.Error(e.value, path, "expected a list of upstreams");
+        continue;
+      }
+      for (size_t i = 0; i < e.value.size(); ++i) {
+        const std::string item_path = IndexPath(path, i);
+        const YAML::Node item = e.value[i];
+        p.Remember(item_path, item);
+        MapView u(p, item, item_path, {"name", "url", "username", "password_file"});
+        if (!u.ok()) continue;
+        RegistryUpstream up;
+        for (const auto& f : u.entries()) {
+          auto v = p.String(f, u.Path(f.key));
+          if (!v) continue;
+          if (f.key == "name") up.name = *v;
+          if (f.key == "url") up.url = *v;
+          if (f.key == "username") up.username = *v;
+          if (f.key == "password_file") up.password_file = *v;
+        }
+        if (up.name.empty()) p.Error(item, u.Path("name"), "name is required");
+        if (up.url.rfind("http://", 0) != 0 && up.url.rfind("https://", 0) != 0) {
+          p.Error(item, u.Path("url"), "url must start with http:// or https://");
+        }
+        r.upstreams.push_back(std::move(up));
+      }
+    }
+  }
+}
+
 ConfigResult ParseTree(const YAML::Node& root, Parser& p, Config config) {
-  MapView top(p, root, "",
-              {"server", "dhcp", "tftp", "http", "boot", "profiles", "groups", "machines"});
+  MapView top(
+      p, root, "",
+      {"server", "dhcp", "tftp", "http", "boot", "registry", "profiles", "groups", "machines"});
   bool has_address = false;
   if (top.ok()) {
     for (const auto& e : top.entries()) {
@@ -1091,6 +1157,7 @@ ConfigResult ParseTree(const YAML::Node& root, Parser& p, Config config) {
       if (e.key == "tftp") ParseTftp(p, e, config);
       if (e.key == "http") ParseHttp(p, e, config);
       if (e.key == "boot") ParseBoot(p, e, config);
+      if (e.key == "registry") ParseRegistry(p, e, config);
       if (e.key == "profiles") ParseProfiles(p, e, config);
       if (e.key == "groups") ParseGroups(p, e, config);
       if (e.key == "machines") ParseMachines(p, e, config);
@@ -1106,6 +1173,12 @@ ConfigResult ParseTree(const YAML::Node& root, Parser& p, Config config) {
   config.http.assets = config.http.assets.empty()
                            ? (fs::path(config.server.data_dir) / "assets").string()
                            : p.Resolve(config.http.assets);
+  config.registry.cache_dir = config.registry.cache_dir.empty()
+                                  ? (fs::path(config.server.data_dir) / "registry").string()
+                                  : p.Resolve(config.registry.cache_dir);
+  for (RegistryUpstream& up : config.registry.upstreams) {
+    if (!up.password_file.empty()) up.password_file = p.Resolve(up.password_file);
+  }
 
   if (!p.errors().empty()) {
     // Report in file order; errors without a position (line 0) come first.
@@ -1157,6 +1230,27 @@ const char* DhcpModeName(DhcpMode mode) {
       return "off";
   }
   return "?";
+}
+
+std::optional<uint64_t> ParseSize(std::string_view text) {
+  size_t digits = 0;
+  uint64_t value = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    if (value > (UINT64_MAX - 9) / 10) return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(text[digits] - '0');
+    ++digits;
+  }
+  if (digits == 0) return std::nullopt;
+  std::string_view unit = text.substr(digits);
+  static constexpr std::pair<std::string_view, int> kUnits[] = {
+      {"", 0},     {"B", 0},  {"K", 10},  {"KB", 10},  {"KiB", 10}, {"M", 20},  {"MB", 20},
+      {"MiB", 20}, {"G", 30}, {"GB", 30}, {"GiB", 30}, {"T", 40},   {"TB", 40}, {"TiB", 40}};
+  for (const auto& [name, shift] : kUnits) {
+    if (unit != name) continue;
+    if (shift > 0 && value > (UINT64_MAX >> shift)) return std::nullopt;
+    return value << shift;
+  }
+  return std::nullopt;
 }
 
 std::optional<std::chrono::seconds> ParseDuration(std::string_view text) {

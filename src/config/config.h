@@ -88,6 +88,27 @@ struct HttpConfig {
   std::string assets;
 };
 
+// The OCI pull-through cache (issue 4), served under /v2/ on the boot HTTP server.
+struct RegistryUpstream {
+  std::string name;           // namespace containerd sends as ?ns= ("docker.io", "ghcr.io")
+  std::string url;            // API root without /v2 ("https://registry-1.docker.io")
+  std::string username;       // "" = anonymous
+  std::string password_file;  // absolute after loading; read when the daemon starts
+};
+
+struct RegistryConfig {
+  bool enabled = true;
+  std::string cache_dir;  // "" = <server.data_dir>/registry; absolute after loading
+  uint64_t max_size = 0;  // bytes; 0 = unbounded (LRU eviction above it)
+  std::chrono::seconds tag_ttl{300};
+  std::string default_namespace = "docker.io";  // requests without ?ns=
+  bool allow_unlisted = true;                   // ?ns=<host> not configured below -> https://<host>
+  std::string proxy;                            // HTTP proxy for the upstream side ("" = none)
+  std::chrono::seconds connect_timeout{10};
+  std::chrono::seconds stall_timeout{30};
+  std::vector<RegistryUpstream> upstreams;
+};
+
 struct Config {
   std::string source;    // the file name as given to LoadConfigFile / ParseConfig
   std::string base_dir;  // absolute directory relative paths were resolved against
@@ -96,6 +117,7 @@ struct Config {
   TftpConfig tftp;
   HttpConfig http;
   boot::BootFiles boot;  // iPXE binary per firmware family, relative to tftp.root
+  RegistryConfig registry;
   // Profiles (ipxe_template holds the file's text, ipxe_template_path its absolute path;
   // `templates` paths are absolute), groups and machines; Validate() is empty.
   inventory::Inventory inventory;
@@ -132,5 +154,9 @@ std::string FormatErrors(const std::vector<ConfigError>& errors);
 std::optional<std::chrono::seconds> ParseDuration(std::string_view text);
 
 const char* DhcpModeName(DhcpMode mode);
+
+// "50GiB", "500MiB", "2G", "10M", "64K" (binary multiples, optional "iB"/"B") or plain bytes.
+// nullopt for anything else.
+std::optional<uint64_t> ParseSize(std::string_view text);
 
 }  // namespace paddock::config

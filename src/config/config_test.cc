@@ -500,3 +500,59 @@ TEST(ConfigRobustness, HostileInputsBecomeErrors) {
 
 }  // namespace
 }  // namespace paddock::config
+
+namespace paddock::config {
+namespace {
+
+TEST(ConfigRegistry, DefaultsAndKeys) {
+  Config d = MustParse(kMinimal);
+  EXPECT_TRUE(d.registry.enabled);
+  EXPECT_EQ(d.registry.cache_dir, "/var/lib/paddock/registry");
+  EXPECT_EQ(d.registry.max_size, 0u);
+  EXPECT_EQ(d.registry.tag_ttl.count(), 300);
+  EXPECT_EQ(d.registry.default_namespace, "docker.io");
+
+  Config c = MustParse(std::string(kMinimal) +
+                       "registry:\n"
+                       "  cache_dir: cache\n"
+                       "  max_size: 2GiB\n"
+                       "  tag_ttl: 1h\n"
+                       "  allow_unlisted: false\n"
+                       "  upstreams:\n"
+                       "    - {name: docker.io, url: 'https://registry-1.docker.io',\n"
+                       "       username: u, password_file: pw}\n");
+  EXPECT_EQ(c.registry.cache_dir, "/etc/paddock/cache");
+  EXPECT_EQ(c.registry.max_size, 2ull << 30);
+  EXPECT_EQ(c.registry.tag_ttl.count(), 3600);
+  EXPECT_FALSE(c.registry.allow_unlisted);
+  ASSERT_EQ(c.registry.upstreams.size(), 1u);
+  EXPECT_EQ(c.registry.upstreams[0].password_file, "/etc/paddock/pw");
+}
+
+TEST(ConfigRegistry, ErrorsHavePaths) {
+  auto errors = Errors(std::string(kMinimal) +
+                       "registry:\n"
+                       "  max_size: lots\n"
+                       "  upstreams:\n"
+                       "    - {name: x, url: 'ftp://x'}\n"
+                       "  tagttl: 5m\n");
+  EXPECT_THAT(errors, ElementsAre(HasSubstr("t.yaml:6:13: registry.max_size: not a size"),
+                                  HasSubstr("registry.upstreams[0].url: url must start"),
+                                  HasSubstr("registry.tagttl: unknown key")));
+}
+
+TEST(ConfigRegistry, ParseSize) {
+  EXPECT_EQ(ParseSize("1024"), 1024u);
+  EXPECT_EQ(ParseSize("64K"), 64u << 10);
+  EXPECT_EQ(ParseSize("500MiB"), 500ull << 20);
+  EXPECT_EQ(ParseSize("3T"), 3ull << 40);
+  EXPECT_FALSE(ParseSize(""));
+  EXPECT_FALSE(ParseSize("G"));
+  EXPECT_FALSE(ParseSize("-1"));
+  EXPECT_FALSE(ParseSize("1 GiB"));
+  EXPECT_FALSE(ParseSize("99999999999999999999"));
+  EXPECT_FALSE(ParseSize("17179869184T"));
+}
+
+}  // namespace
+}  // namespace paddock::config

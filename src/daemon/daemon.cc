@@ -14,6 +14,7 @@
 #include "daemon/lease_store.h"
 #include "daemon/neighbors.h"
 #include "daemon/options.h"
+#include "daemon/registry_cache.h"
 #include "dhcp/server.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -34,6 +35,7 @@ struct Daemon::Impl {
   std::unique_ptr<http::Server> http;
   std::unique_ptr<BootService> boot;
   std::unique_ptr<AgentService> agent;  // node agent protocol (docs/agent.md)
+  std::unique_ptr<RegistryCache> registry;
   std::unique_ptr<boost::asio::signal_set> signals;
   std::shared_ptr<spdlog::logger> log = log::Get("paddock");
 
@@ -51,7 +53,8 @@ struct Daemon::Impl {
 };
 
 // What the node agent's server side needs from the config.
-static std::shared_ptr<const AgentServiceConfig> AgentServiceConfigFrom(const config::Config& config) {
+static std::shared_ptr<const AgentServiceConfig> AgentServiceConfigFrom(
+    const config::Config& config) {
   auto c = std::make_shared<AgentServiceConfig>();
   c->server_url = config.ServerUrl();
   c->inventory = config.inventory;
@@ -69,6 +72,14 @@ Status Daemon::Impl::StartServers() {
       AgentServiceOptions{(std::filesystem::path(config.server.data_dir) / "state").string(), 5});
   agent->SetConfig(AgentServiceConfigFrom(config));
   agent->Register(router);
+  if (config.registry.enabled) {
+    auto reg = RegistryCache::Open(config.registry);
+    if (!reg) return tl::unexpected(reg.error());
+    registry = std::move(*reg);
+    registry->Register(router);
+    log->info("registry: pull-through cache at {}/v2/ (cache {})", config.ServerUrl(),
+              config.registry.cache_dir);
+  }
   http = std::make_unique<http::Server>(io, HttpOptionsFrom(config), router);
   http->SetAccessObserver([this](const http::AccessRecord& r) { boot->OnAccess(r); });
   if (auto st = http->Start(); !st)
@@ -138,6 +149,11 @@ void Daemon::Impl::Reload() {
                 "http.address/port");
   needs_restart(n.tftp.port != config.tftp.port || n.tftp.enabled != config.tftp.enabled,
                 "tftp.enabled/port");
+  needs_restart(n.registry.enabled != config.registry.enabled ||
+                    n.registry.cache_dir != config.registry.cache_dir ||
+                    n.registry.max_size != config.registry.max_size ||
+                    n.registry.upstreams.size() != config.registry.upstreams.size(),
+                "registry");
   needs_restart(n.dhcp.mode != config.dhcp.mode || n.dhcp.port != config.dhcp.port ||
                     n.dhcp.proxy_port != config.dhcp.proxy_port,
                 "dhcp.mode/ports");
@@ -157,6 +173,7 @@ void Daemon::Impl::Reload() {
   applied.dhcp.mode = config.dhcp.mode;
   applied.dhcp.port = config.dhcp.port;
   applied.dhcp.proxy_port = config.dhcp.proxy_port;
+  applied.registry = config.registry;
   if (dhcp) {
     if (auto st = dhcp->UpdateOptions(DhcpOptionsFrom(applied)); !st) {
       log->error("reload rejected by dhcp, still running the previous config: {}",
@@ -180,7 +197,8 @@ Daemon::~Daemon() {
     impl_->dhcp.reset();  // joins its lease writer before the storage goes away
     impl_->tftp.reset();
     impl_->http.reset();
-    impl_->agent.reset();  // after the HTTP server: its handlers queue work to the agent service
+    impl_->agent.reset();     // after the HTTP server: its handlers queue work to the agent service
+    impl_->registry.reset();  // after the HTTP server: its handlers use the cache
     if (impl_->recorder) impl_->recorder->Flush();
   }
 }

@@ -185,14 +185,12 @@ void EventRecorder::Process(std::vector<BootEvent>& events,
     stored.push_back(std::move(s));
   }
   if (!stored.empty()) {
-    if (auto st = store_->AppendEvents(stored); !st) {
+    // Events and the machine records they changed go to disk in one transaction (one fsync).
+    std::vector<store::MachineRecord> records;
+    records.reserve(touched.size());
+    for (auto& [mac, unused] : touched) records.push_back(machines_[mac].record);
+    if (auto st = store_->RecordBatch(stored, records); !st) {
       logger->error("cannot store {} events: {}", stored.size(), st.error().ToString());
-    }
-  }
-  for (auto& [mac, unused] : touched) {
-    MachineState& state = machines_[mac];
-    if (auto st = store_->UpsertMachine(state.record); !st) {
-      logger->error("mac={} cannot store machine: {}", mac.ToString(), st.error().ToString());
     }
   }
   // Writes queued alongside run after the events they followed were stored.

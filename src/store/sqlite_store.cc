@@ -72,6 +72,22 @@ class SqliteStore final : public Store {
 
   Status UpsertMachine(const MachineRecord& m) override {
     std::lock_guard<std::mutex> lock(mu_);
+    return UpsertMachineLocked(m);
+  }
+
+  Status RecordBatch(const std::vector<StoredEvent>& events,
+                     const std::vector<MachineRecord>& machines) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return db_->Transaction([&]() -> Status {
+      if (auto s = AppendEventsLocked(events); !s) return s;
+      for (const MachineRecord& m : machines) {
+        if (auto s = UpsertMachineLocked(m); !s) return s;
+      }
+      return Ok();
+    });
+  }
+
+  Status UpsertMachineLocked(const MachineRecord& m) {
     auto st = db_->Prepare(
         "INSERT INTO machines(mac, uuid, arch, hostname, serial, grp, profile, last_ip, "
         "first_seen_us, last_seen_us, boot_count) VALUES(?,?,?,?,?,?,?,?,?,?,?) "
@@ -122,7 +138,11 @@ class SqliteStore final : public Store {
 
   Status AppendEvents(const std::vector<StoredEvent>& events) override {
     std::lock_guard<std::mutex> lock(mu_);
-    return db_->Transaction([&]() -> Status {
+    return db_->Transaction([&]() -> Status { return AppendEventsLocked(events); });
+  }
+
+  Status AppendEventsLocked(const std::vector<StoredEvent>& events) {
+    {
       auto st = db_->Prepare(
           "INSERT INTO events(mac, boot, time_us, phase, detail, bytes, duration_us, ok) "
           "VALUES(?,?,?,?,?,?,?,?)");
@@ -139,8 +159,8 @@ class SqliteStore final : public Store {
         st->Bind(8, int64_t{e.event.ok ? 1 : 0});
         if (auto s = st->RunToCompletion(); !s) return s;
       }
-      return Ok();
-    });
+    }
+    return Ok();
   }
 
   Result<std::vector<StoredEvent>> Timeline(const MacAddress& mac, int64_t boot,

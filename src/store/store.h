@@ -85,9 +85,15 @@ class Store {
 
   // Timeline. Appends all events in one transaction. `id` fields are ignored and assigned.
   virtual Status AppendEvents(const std::vector<StoredEvent>& events) = 0;
-  // Events of one machine in time order (boot by boot); `boot` = 0 means every boot. At most `limit` newest.
+  // Events of one machine in time order (boot by boot); `boot` = 0 means every boot. At most
+  // `limit` newest.
   virtual Result<std::vector<StoredEvent>> Timeline(const MacAddress& mac, int64_t boot,
                                                     int64_t limit) = 0;
+
+  // Appends events and upserts machine records in ONE transaction (one fsync), which is what
+  // the daemon's event recorder does for every batch.
+  virtual Status RecordBatch(const std::vector<StoredEvent>& events,
+                             const std::vector<MachineRecord>& machines) = 0;
 
   // Leases. SaveLeases upserts all rows (keyed by ip) in one transaction.
   virtual Status SaveLeases(const std::vector<LeaseRow>& leases) = 0;

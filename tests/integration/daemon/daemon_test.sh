@@ -76,6 +76,12 @@ groups:
 YAML
 }
 write_config "console=ttyS0 first"
+cp "$WORK/paddock.yaml" "$WORK/good.yaml"
+# An air-gapped room loads images offline, before paddock serves them (step 6).
+HERE=$(cd "$(dirname "$0")" && pwd)
+bash "$HERE/../registry/make_oci_image.sh" "$WORK/img" v1
+"$PADDOCK" registry import --config "$WORK/paddock.yaml" "$WORK/img" --as docker.io/test/busybox:v1 ||
+  fail "registry import"
 start() {
   ip netns exec "$NS" "$PADDOCK" serve --config "$WORK/paddock.yaml" >>"$WORK/log" 2>&1 &
   PID=$!
@@ -146,7 +152,19 @@ grep -q "reload rejected" "$WORK/log" || fail "bad reload not logged"
 grep -q "server.address" "$WORK/log" || fail "bad reload errors not listed"
 pass "SIGHUP reload: good applied, bad rejected"
 
-# --- 6. SIGTERM stops cleanly ---
+# --- 6. the image cache: an imported OCI layout is pulled from the running daemon by skopeo
+#        with no upstream reachable (air-gapped room), byte-identical ---
+nsc skopeo --insecure-policy copy -q --src-tls-verify=false \
+  docker://198.18.40.1:8080/test/busybox:v1 "oci:$WORK/out:v1" || fail "skopeo pull via paddock"
+for blob in "$WORK"/img/blobs/sha256/*; do
+  cmp -s "$blob" "$WORK/out/blobs/sha256/$(basename "$blob")" || fail "blob $(basename "$blob") differs"
+done
+"$PADDOCK" registry hosts --config "$WORK/good.yaml" --dir "$WORK/certs.d" docker.io >/dev/null
+grep -q 'host."http://198.18.40.1:8080"' "$WORK/certs.d/docker.io/hosts.toml" ||
+  fail "hosts.toml does not point at paddock"
+pass "registry: imported image pulled through paddock by skopeo; hosts.toml rendered"
+
+# --- 7. SIGTERM stops cleanly ---
 kill -TERM "$PID"
 for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$PID" 2>/dev/null && fail "paddock did not stop on SIGTERM"
