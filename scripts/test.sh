@@ -18,7 +18,9 @@ step() { printf '\n=== [%4ds] %s\n' $(($(date +%s) - start)) "$*"; }
 step "setup: packages"
 bash scripts/setup.sh
 
+# ccache keyed on paths relative to the checkout, so a clone in another folder (CI) reuses it.
 export CCACHE_DIR=${CCACHE_DIR:-/var/cache/paddock/ccache}
+export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=true
 mkdir -p "$CCACHE_DIR"
 ccache --max-size=5G >/dev/null
 
