@@ -13,7 +13,8 @@
 #   --machines N   boot N machines (mixed BIOS/UEFI; each takes about 14-25 s of one core)
 #   --keep         leave paddock running (in the namespace) until Ctrl-C
 #
-# PADDOCK_BUILD_DIR / PADDOCK_BUILD_TYPE override build/ and Release.
+# PADDOCK_BUILD_DIR / PADDOCK_BUILD_TYPE override build/ and RelWithDebInfo (the same tree and
+# type as scripts/test.sh, so the two commands share one build).
 # Nothing leaves the namespace: its only network is the bridge, 198.18.X.0/24 (RFC 2544 range).
 set -euo pipefail
 
@@ -38,9 +39,12 @@ step "packages (scripts/setup.sh)"
 bash "$ROOT/scripts/setup.sh"
 
 build_dir=${PADDOCK_BUILD_DIR:-$ROOT/build}
-step "building paddock ($build_dir, ${PADDOCK_BUILD_TYPE:-Release})"
-cmake -S "$ROOT" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${PADDOCK_BUILD_TYPE:-Release}" \
-  >/dev/null
+step "building paddock ($build_dir, ${PADDOCK_BUILD_TYPE:-RelWithDebInfo})"
+export CCACHE_DIR=${CCACHE_DIR:-/var/cache/paddock/ccache}
+export CCACHE_BASEDIR=$ROOT CCACHE_NOHASHDIR=true
+mkdir -p "$CCACHE_DIR"
+cmake -S "$ROOT" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${PADDOCK_BUILD_TYPE:-RelWithDebInfo}" \
+  -DPADDOCK_ONLY= >/dev/null
 ninja -C "$build_dir" paddock
 export PADDOCK_BIN="$build_dir/src/cli/paddock"
 [[ -x $PADDOCK_BIN ]] || { echo "lab: $PADDOCK_BIN was not built" >&2; exit 1; }
