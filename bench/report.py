@@ -164,6 +164,80 @@ def load_line(r):
     return s
 
 
+def agent_section(L, r):
+    """The node agent vs Debian's cloud-init on one Kubernetes-node cloud-config."""
+    L.append("## Node agent (paddock-agent vs cloud-init)")
+    L.append("")
+    ci = r.get("cloud_init", {})
+    L.append(f"{load_line(r)}. Input: `{r['input']}`; {r.get('input_note')}. paddock-agent "
+             "`apply --root` into a fresh scratch root per run (busybox, base accounts, tzdata, "
+             f"as the agent's integration test builds it), median of {r['n_apply']} runs per "
+             "mode, modes interleaved; with `--run-commands chroot` bootcmd/runcmd run in the "
+             "root with chroot, with `none` nothing runs (each command is logged as skipped).")
+    L.append("")
+    L.append("| what | median ms | min ms | max ms | peak RSS KiB | exit codes |")
+    L.append("|---|---|---|---|---|---|")
+    for mode, v in r["apply"].items():
+        L.append(f"| paddock-agent apply --run-commands {mode} | {ms(v['median_s'])} | "
+                 f"{ms(v['min_s'])} | {ms(v['max_s'])} | {f(v.get('max_rss_kib'))} | "
+                 f"{', '.join(str(x) for x in v['rcs'])} |")
+    st = r["startup"]
+    L.append(f"| `{st['command']}` (start-up, median of {st['n']}) | {ms(st['median_s'])} | "
+             f"{ms(st['min_s'])} | – | {f(st.get('max_rss_kib'))} | {st['rc']} |")
+    if ci.get("stages_s"):
+        L.append(f"| cloud-init {ci.get('version', '')}, 4 stages, 1 run | "
+                 f"{ms(ci['total_s'])} | – | – | – | {ci['rc']} |")
+    L.append("")
+    L.append(f"Binary: {r['binary_bytes']:,} bytes ({r['binary_bytes'] / 2**20:.2f} MiB; "
+             f"`file`: {r['binary_file'].split(', BuildID')[0]}). Peak RSS is "
+             "`/usr/bin/time -f %M` of one extra run (it includes the commands the agent waited "
+             "for).")
+    L.append("")
+    if ci.get("skipped"):
+        L.append(f"cloud-init: {ci['skipped']}.")
+        L.append("")
+    elif ci.get("stages_s"):
+        for mode, v in r["apply"].items():
+            a = v["median_s"]
+            L.append(f"- cloud-init time / paddock-agent apply (`--run-commands {mode}`) time: "
+                     f"**{f(ci['total_s'] / a if a else None)}×**")
+        L.append("")
+        L.append("cloud-init ran once inside a throwaway overlay of `/` in "
+                 "private mount + UTS namespaces (the host is not changed), NoCloud seed, "
+                 "network config disabled, as `tests/integration/agent/compare_cloud_init.sh` "
+                 "does. Stages (seconds):")
+        L.append("")
+        L.append("| " + " | ".join(ci["stages_s"]) + " | total |")
+        L.append("|" + "---|" * (len(ci["stages_s"]) + 1))
+        L.append("| " + " | ".join(f(x, 3) for x in ci["stages_s"].values()) +
+                 f" | {f(ci['total_s'], 3)} |")
+        L.append("")
+        if ci.get("status"):
+            L.append(f"`cloud-init status`: **{ci['status']}**" +
+                     (f"; detail: `{ci['detail'].splitlines()[0][:300]}`" if ci.get("detail")
+                      else "") + ". cloud-init also runs its default module list (locale, "
+                     "apt-configure, grub-dpkg, …), which the agent does not have.")
+            L.append("")
+        if ci.get("blame"):
+            L.append("Slowest cloud-init steps (`cloud-init analyze blame`):")
+            L.append("")
+            L.append("| step | seconds |")
+            L.append("|---|---|")
+            for b in ci["blame"][:12]:
+                L.append(f"| {b['step']} | {f(b['seconds'], 3)} |")
+            L.append("")
+    mods = {m: v.get("modules_us", {}) for m, v in r["apply"].items()}
+    names = list(dict.fromkeys(n for d in mods.values() for n in d))
+    if names:
+        L.append("paddock-agent's own per-module log of its median run (µs):")
+        L.append("")
+        L.append("| module | " + " | ".join(f"--run-commands {m}" for m in mods) + " |")
+        L.append("|---|" + "---|" * len(mods))
+        for n in names:
+            L.append(f"| {n} | " + " | ".join(f(d.get(n)) for d in mods.values()) + " |")
+        L.append("")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -377,10 +451,12 @@ def main():
 
     for s in ("registry", "agent"):
         r = results.get(s)
-        if r:
+        if s == "agent" and r and r.get("status") == "ok":
+            agent_section(L, r)
+        elif r:
             L.append(f"## {s}")
             L.append("")
-            L.append(f"Not yet available: {r.get('note')}.")
+            L.append(f"Not yet available: {r.get('note') or r.get('error')}.")
             L.append("")
 
     L.append("## How the benchmarks are built")
@@ -406,6 +482,10 @@ def main():
              "it; `tests/integration/bench/CMakeLists.txt` pulls it into the main tree for the "
              "smoke test, and `bench/run` builds it in `build-bench/tools` when "
              "`PADDOCK_STORM` is unset.")
+    L.append("- The agent suite uses no namespace of its own for paddock-agent (`apply --root` "
+             "writes only into a scratch directory under /var/tmp); Debian's cloud-init runs "
+             "inside a throwaway overlay of `/` in private mount + UTS namespaces "
+             "(`unshare -mu`), so the host is not changed. `--quick` skips cloud-init.")
     L.append("- Smoke test: `ctest -R integration.bench_smoke` runs `bench/run --quick` (tiny "
              "sizes, one round) and checks only that every suite ran and produced sane numbers.")
     L.append("")
