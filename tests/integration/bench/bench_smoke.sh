@@ -21,8 +21,12 @@ for s in ("dhcp", "tftp", "http", "render", "storm"):
     assert r[s]["status"] == "ok", (s, r[s].get("error"))
     assert len(r[s]["load_start"]) == 3 and len(r[s]["load_end"]) == 3, s
     assert r[s]["commands"], s
-for s in ("registry", "agent"):
-    assert r[s]["status"] == "not yet available", r[s]
+assert r["registry"]["status"] == "not yet available", r["registry"]
+a = r["agent"]
+assert a["status"] == "ok", a.get("error")
+assert all(rc == 0 for m in a["apply"].values() for rc in m["rcs"]), a["apply"]
+assert a["apply"]["chroot"]["median_s"] > 0 and a["startup"]["median_s"] > 0
+assert a["binary_bytes"] > 0 and a["cloud_init"]["skipped"] == "cloud-init skipped in --quick"
 for name, v in r["dhcp"]["summary"].items():
     assert v["dora_per_s"] and v["dora_per_s"] > 0, (name, v)
 for t in r["dhcp"]["trials"]:
