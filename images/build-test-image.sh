@@ -306,7 +306,8 @@ echo "PADDOCK-NODE: agent start uptime=$(up)"
 /bin/paddock-agent boot --no-power
 agent_rc=$?
 echo "PADDOCK-AGENT: exit=$agent_rc"
-for f in /etc/hostname /etc/ssh/ssh_host_ed25519_key /var/lib/node/id; do
+for f in /etc/hostname /etc/ssh/ssh_host_ed25519_key /var/lib/node/id /etc/e2e-* \
+  /home/*/.ssh/authorized_keys; do
   echo "PADDOCK-AGENT: file $f $(cat "$f" 2>/dev/null | head -c 200 | tr '\n' ' ')"
 done
 AGENT

@@ -33,6 +33,17 @@ users:
 write_files:
   - path: /etc/e2e-role
     content: "role={{metadata.role}}\n"
+  - path: /etc/e2e-b64
+    encoding: b64
+    content: cGFkZG9jay1iNjQ=
+  - path: /etc/e2e-gzb64
+    encoding: gz+b64
+    content: H4sIAAAAAAAAAytITEnJT87WTa/STTIzAQBYtzFSDgAAAA==
+  - path: /etc/e2e-append
+    content: "first"
+  - path: /etc/e2e-append
+    content: "+second"
+    append: true
 runcmd:
   - [sh, -c, "mkdir -p /etc/ssh /var/lib/node; [ -f /etc/ssh/ssh_host_ed25519_key ] || cat /proc/sys/kernel/random/uuid >/etc/ssh/ssh_host_ed25519_key; [ -f /var/lib/node/id ] || cat /proc/sys/kernel/random/uuid >/var/lib/node/id"]
 TMPL
@@ -62,7 +73,13 @@ grep -aq "PADDOCK-AGENT: exit=0" "$E2E_DIR/logs/boot1.serial" || e2e_die "boot 1
 key1=$(serial_value boot1 /etc/ssh/ssh_host_ed25519_key)
 id1=$(serial_value boot1 /var/lib/node/id)
 [[ ${#key1} -ge 36 && ${#id1} -ge 36 ]] || e2e_die "boot 1: no key/id ($key1/$id1)"
-e2e_log "boot 1: agent ready, host key $key1"
+[[ $(serial_value boot1 /etc/e2e-role) == role=e2e ]] || e2e_die "boot 1: write_files text"
+[[ $(serial_value boot1 /etc/e2e-b64) == paddock-b64 ]] || e2e_die "boot 1: write_files b64"
+[[ $(serial_value boot1 /etc/e2e-gzb64) == paddock-gz-b64 ]] || e2e_die "boot 1: write_files gz+b64"
+[[ $(serial_value boot1 /etc/e2e-append) == first+second ]] || e2e_die "boot 1: write_files append"
+serial_value boot1 /home/alice/.ssh/authorized_keys | grep -q "alice@e2e" ||
+  e2e_die "boot 1: user alice's SSH key"
+e2e_log "boot 1: agent ready, files in every encoding, user key, host key $key1"
 
 e2e_qemu_start boot2 bios "$mac" tap0 virtio 512
 e2e_wait_guests boot2 || failed=$?
