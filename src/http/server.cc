@@ -246,10 +246,13 @@ class ResponderImpl final : public Responder {
                    });
   }
   void Write(std::string bytes, std::function<void(bool)> done) override {
-    asio::dispatch(conn_->executor(),
-                   [c = conn_, g = gen_, b = std::move(bytes), d = std::move(done)]() mutable {
-                     c->OnWrite(g, std::move(b), std::move(d));
-                   });
+    // Posted, never run inline: a producer that writes the next chunk from the previous
+    // chunk's completion would otherwise nest one stack frame set per chunk while the socket
+    // keeps accepting data (ProducerWritingFromCallbacks overflowed the stack at ~4,700).
+    asio::post(conn_->executor(),
+               [c = conn_, g = gen_, b = std::move(bytes), d = std::move(done)]() mutable {
+                 c->OnWrite(g, std::move(b), std::move(d));
+               });
   }
   void Finish() override {
     completed_.store(true, std::memory_order_release);

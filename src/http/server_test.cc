@@ -165,9 +165,20 @@ class ServerTest : public ::testing::Test {
                    [](const Request&) -> Response { throw std::runtime_error("boom"); });
     // Streams "part0".."part4" from another thread, each Write waiting for the previous one.
     router_.HandleAsync(
-        "GET", "/stream", [](const Request& req, std::shared_ptr<Responder> responder) {
+        "GET", "/stream", [this](const Request& req, std::shared_ptr<Responder> responder) {
           bool with_length = req.Query("len").has_value();
-          std::thread([responder, with_length] {
+          ++producers_;
+          std::thread([this, responder = std::move(responder), with_length]() mutable {
+            // The fixture waits for this thread (producers_) before the io_context goes away:
+            // the last responder reference must not outlive it.
+            struct Done {
+              std::atomic<int>& n;
+              std::shared_ptr<Responder>& r;
+              ~Done() {
+                r.reset();
+                --n;
+              }
+            } done{producers_, responder};
             responder->Begin(200, {}, with_length ? std::optional<uint64_t>(25) : std::nullopt);
             for (int i = 0; i < 5; ++i) {
               std::promise<bool> written;
@@ -177,8 +188,13 @@ class ServerTest : public ::testing::Test {
             responder->Finish();
           }).detach();
         });
-    router_.HandleAsync("GET", "/abort", [](const Request&, std::shared_ptr<Responder> r) {
-      std::thread([r] { r->Abort(); }).detach();
+    router_.HandleAsync("GET", "/abort", [this](const Request&, std::shared_ptr<Responder> r) {
+      ++producers_;
+      std::thread([this, r]() mutable {
+        r->Abort();
+        r.reset();
+        --producers_;
+      }).detach();
     });
     router_.HandleAsync("GET", "/drop", [](const Request&, std::shared_ptr<Responder>) {});
     router_.HandleAsync("GET", "/short", [](const Request&, std::shared_ptr<Responder> r) {
@@ -202,6 +218,9 @@ class ServerTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    for (int i = 0; i < 500 && producers_.load() != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     if (server_) {
       boost::asio::post(io_, [this] { server_->Stop(); });
     }
@@ -210,6 +229,8 @@ class ServerTest : public ::testing::Test {
     server_.reset();
     fs::remove_all(root_);
   }
+
+  std::atomic<int> producers_{0};  // detached handler threads still holding a Responder
 
   std::vector<AccessRecord> Access() {
     std::lock_guard<std::mutex> lock(mu_);
