@@ -197,7 +197,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (phase == "proxy.offer") proxy_offers++;
     if (phase == "proxy.ack") proxy_acks++;
     log->debug("{} {} -> {}:{} {}", label, phase, to.address().to_string(), to.port(),
-              r.event.detail);
+               r.event.detail);
     r.event.bytes = static_cast<int64_t>(wire.size());
     if (events) events->Record(std::move(r.event));
   }

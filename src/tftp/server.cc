@@ -57,9 +57,10 @@ std::string EndpointString(Ipv4Address ip, uint16_t port) {
   X(duplicate_requests)                                                                         \
   X(transfers_ok)                                                                               \
   X(transfers_failed)                                                                           \
-  X(tsize_probes) X(bytes_sent) X(blocks_sent) X(retransmits) X(active_transfers) X(cache_hits) \
-      X(cache_misses) X(malformed) X(not_found) X(access_violations) X(write_refused) X(busy)   \
-          X(timeouts) X(client_errors) X(io_errors)
+  X(tsize_probes)                                                                               \
+  X(bytes_sent) X(blocks_sent) X(retransmits) X(active_transfers) X(cache_hits) X(cache_misses) \
+      X(malformed) X(not_found) X(access_violations) X(write_refused) X(busy) X(timeouts)       \
+          X(client_errors) X(io_errors)
 
 struct AtomicStats {
 #define PADDOCK_DECLARE(name) std::atomic<uint64_t> name{0};

@@ -10,7 +10,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace paddock::registry;
   if (size == 0) return 0;
   static constexpr std::string_view kTypes[] = {
-      "", "application/json", kOciIndexType, kOciManifestType, kDockerListType, kDockerV2Type,
+      "",
+      "application/json",
+      kOciIndexType,
+      kOciManifestType,
+      kDockerListType,
+      kDockerV2Type,
       "application/vnd.oci.image.index.v1+json; charset=utf-8"};
   std::string_view type = kTypes[data[0] % (sizeof(kTypes) / sizeof(kTypes[0]))];
   std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
