@@ -170,7 +170,10 @@ TEST_F(FetcherTest, CorruptUpstreamNeverDeliversTheLastByte) {
     ASSERT_NE(*n, 0u) << "reached a clean end of a corrupt blob";
     got.append(reinterpret_cast<char*>(buf), *n);
   }
-  EXPECT_EQ(got.size(), fake.size() - 1);
+  // How much a reader sees before the failure depends on timing (the fetch may fail before
+  // the reader caught up); what must hold: never the whole blob, and only true bytes.
+  EXPECT_LT(got.size(), fake.size());
+  EXPECT_EQ(got, fake.substr(0, got.size()));
   EXPECT_NE(err.message.find("digest mismatch"), std::string::npos) << err.message;
   EXPECT_FALSE(store_->Has(d));
 }
