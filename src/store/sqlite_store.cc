@@ -266,23 +266,13 @@ class SqliteStore final : public Store {
     BootToken token;
     Status failure = Ok();
     Status tx = db_->Transaction([&]() -> Status {
-      auto st = db_->Prepare(
-          "SELECT mac, boot, created_at, expires_at, redeemed_at FROM boot_tokens "
-          "WHERE token_hash = ?");
-      if (!st) return tl::unexpected(st.error());
-      st->Bind(1, token_hash);
-      auto row = st->Step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) {
+      auto found = FindTokenLocked(token_hash);
+      if (!found) return tl::unexpected(found.error());
+      if (!*found) {
         failure = NotFound("unknown boot token");
         return Ok();
       }
-      token.token_hash = token_hash;
-      token.mac = MacAddress::Parse(st->ColumnText(0)).value_or(MacAddress());
-      token.boot = st->ColumnInt(1);
-      token.created_at = st->ColumnInt(2);
-      token.expires_at = st->ColumnInt(3);
-      token.redeemed_at = st->ColumnInt(4);
+      token = std::move(**found);
       if (token.redeemed_at != 0) {
         failure = PermissionDenied("boot token already redeemed");
         return Ok();
@@ -301,6 +291,10 @@ class SqliteStore final : public Store {
 
   Result<std::optional<BootToken>> FindToken(const std::string& token_hash) override {
     std::lock_guard<std::mutex> lock(mu_);
+    return FindTokenLocked(token_hash);
+  }
+
+  Result<std::optional<BootToken>> FindTokenLocked(const std::string& token_hash) {
     auto st = db_->Prepare(
         "SELECT mac, boot, created_at, expires_at, redeemed_at FROM boot_tokens "
         "WHERE token_hash = ?");
