@@ -52,15 +52,29 @@ std::string EndpointString(Ipv4Address ip, uint16_t port) {
 }
 
 // One counter per ServerStats field, so GetStats() can run on any thread.
-#define PADDOCK_TFTP_STATS(X)                                                                   \
-  X(requests)                                                                                   \
-  X(duplicate_requests)                                                                         \
-  X(transfers_ok)                                                                               \
-  X(transfers_failed)                                                                           \
-  X(tsize_probes)                                                                               \
-  X(bytes_sent) X(blocks_sent) X(retransmits) X(active_transfers) X(cache_hits) X(cache_misses) \
-      X(malformed) X(not_found) X(access_violations) X(write_refused) X(busy) X(timeouts)       \
-          X(client_errors) X(io_errors)
+// clang-format 14 re-aligns these continuations differently on every run.
+// clang-format off
+#define PADDOCK_TFTP_STATS(X) \
+  X(requests) \
+  X(duplicate_requests) \
+  X(transfers_ok) \
+  X(transfers_failed) \
+  X(tsize_probes) \
+  X(bytes_sent) \
+  X(blocks_sent) \
+  X(retransmits) \
+  X(active_transfers) \
+  X(cache_hits) \
+  X(cache_misses) \
+  X(malformed) \
+  X(not_found) \
+  X(access_violations) \
+  X(write_refused) \
+  X(busy) \
+  X(timeouts) \
+  X(client_errors) \
+  X(io_errors)
+// clang-format on
 
 struct AtomicStats {
 #define PADDOCK_DECLARE(name) std::atomic<uint64_t> name{0};
