@@ -155,9 +155,13 @@ TEST_F(FetcherTest, CorruptUpstreamNeverDeliversTheLastByte) {
   std::string fake = Pattern(50000, 5);
   Digest d = Sha256Of(real);
   upstream_.AddBlobAs(d, fake);
+  // Hold the upstream mid-blob so the fetch cannot fail before Open returns a reader.
+  upstream_.hold_at = 25000;
   BlobFetcher fetcher(*store_, upstream_);
   auto r = fetcher.Open(up_, "a/b", d);
-  ASSERT_TRUE(r);
+  ASSERT_TRUE(r) << r.error().message;
+  upstream_.WaitHeld();
+  upstream_.Release();
   std::string got;
   uint8_t buf[4096];
   Error err;
@@ -171,7 +175,7 @@ TEST_F(FetcherTest, CorruptUpstreamNeverDeliversTheLastByte) {
     got.append(reinterpret_cast<char*>(buf), *n);
   }
   // How much a reader sees before the failure depends on timing (the fetch may fail before
-  // the reader caught up); what must hold: never the whole blob, and only true bytes.
+  // the reader caught up); what must hold: never the whole blob, and only the bytes sent.
   EXPECT_LT(got.size(), fake.size());
   EXPECT_EQ(got, fake.substr(0, got.size()));
   EXPECT_NE(err.message.find("digest mismatch"), std::string::npos) << err.message;
