@@ -21,8 +21,10 @@
 # /bin/paddock-agent, base accounts in /etc, and has /init run `paddock-agent boot --no-power`
 # right after DHCP (before the booted report), then print
 #   PADDOCK-AGENT: exit=<status>   and   PADDOCK-AGENT: file <path> <content>
-# for /etc/hostname /etc/ssh/ssh_host_ed25519_key /var/lib/node/id. Without the variable the
-# image is built exactly as before.
+# for /etc/hostname /etc/ssh/ssh_host_ed25519_key /var/lib/node/id. With paddock.watch=N on the
+# kernel command line the agent runs resident (`--watch N`) until the guest runs busybox
+# `poweroff`/`reboot`/`halt`; /init then stops it with SIGTERM, waits for its shutdown state
+# upload and prints the files again. Without the variable the image is built exactly as before.
 set -euo pipefail
 
 CACHE=${PADDOCK_CACHE:-/var/cache/paddock}
@@ -303,13 +305,38 @@ if [[ -n $agent_bin ]]; then
   cat >"$stage/etc/paddock-agent-boot.sh" <<'AGENT'
 # Sourced by /init after DHCP (agent variant of the test image).
 echo "PADDOCK-NODE: agent start uptime=$(up)"
-/bin/paddock-agent boot --no-power
-agent_rc=$?
-echo "PADDOCK-AGENT: exit=$agent_rc"
-for f in /etc/hostname /etc/ssh/ssh_host_ed25519_key /var/lib/node/id /etc/e2e-* \
-  /home/*/.ssh/authorized_keys; do
-  echo "PADDOCK-AGENT: file $f $(cat "$f" 2>/dev/null | head -c 200 | tr '\n' ' ')"
-done
+agent_files() {
+  for f in /etc/hostname /etc/ssh/ssh_host_ed25519_key /var/lib/node/id /etc/e2e-* \
+    /home/*/.ssh/authorized_keys; do
+    echo "PADDOCK-AGENT: file $f $(cat "$f" 2>/dev/null | head -c 200 | tr '\n' ' ')"
+  done
+}
+watch=""
+for w in $(cat /proc/cmdline); do case "$w" in paddock.watch=*) watch=${w#*=} ;; esac; done
+if [ -z "$watch" ]; then
+  /bin/paddock-agent boot --no-power
+  echo "PADDOCK-AGENT: exit=$?"
+  agent_files
+else
+  # paddock.watch=N: the agent stays resident (--watch N, state uploads while running). This
+  # init then plays a real init's shutdown: busybox poweroff/reboot/halt signal PID 1 (USR2,
+  # TERM, USR1); it sends the agent SIGTERM (+SIGCONT, as systemd does) and waits for the
+  # agent's shutdown upload to finish before the kernel powers off.
+  stop=""
+  trap 'stop=1' USR1 USR2 TERM
+  { /bin/paddock-agent boot --no-power --watch "$watch"; echo "PADDOCK-AGENT: exit=$?"; } 2>&1 |
+    tee /run/agent.log &
+  tee_pid=$!
+  done_re='^paddock-agent: (ready|failed) |^PADDOCK-AGENT: exit='
+  until grep -qE "$done_re" /run/agent.log 2>/dev/null; do sleep 0.2; done
+  echo "PADDOCK-AGENT: resident watch=$watch pid=$(pidof paddock-agent)"
+  agent_files
+  while [ -z "$stop" ] && kill -0 "$tee_pid" 2>/dev/null; do wait "$tee_pid"; done
+  echo "PADDOCK-NODE: shutdown uptime=$(up)"
+  for p in $(pidof paddock-agent); do kill -TERM "$p"; kill -CONT "$p"; done
+  wait "$tee_pid"
+  agent_files
+fi
 AGENT
   # Run it right before the booted report (the first line "uptime=$(up)").
   awk '!done && $0 == "uptime=$(up)" { print "[ -f /etc/paddock-agent-boot.sh ] && . /etc/paddock-agent-boot.sh"; done = 1 } { print }' \
