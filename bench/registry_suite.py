@@ -31,6 +31,7 @@ import io
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -117,6 +118,7 @@ def puller_main(argv):
     if a.start_at:
         time.sleep(max(0.0, a.start_at - time.time()))
     start_wall, t_start = time.time(), time.monotonic()
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     deadline = t_start + a.seconds
     out = {"start": start_wall, "pulls": 0, "bytes": 0, "latency_s": [], "manifest_s": [],
            "errors": []}
@@ -140,6 +142,9 @@ def puller_main(argv):
         if not a.count and time.monotonic() >= deadline:
             break
     out["end"] = start_wall + (time.monotonic() - t_start)
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU of the pulls only (interpreter start-up excluded), for the saturation verdict.
+    out["cpu_s"] = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     print(json.dumps(out))
     return 0 if not out["errors"] else 1
 
@@ -256,8 +261,21 @@ def start_peer(b, net, peer, up_url):
     return p, f"http://{b.SRV_IP}:{DIST_PORT}", "", d
 
 
-def upstream_requests(log_path, since):
-    """Counts the upstream's access-log lines after byte offset `since` by kind."""
+def upstream_requests(log_path, since, min_blob_gets=0):
+    """Counts the upstream's access-log lines after byte offset `since` by kind. The upstream
+    writes a line when its handler returns, which can be just after our client got the last
+    byte: wait (up to 10 s) until at least min_blob_gets blob GETs are there and the counts stop
+    changing."""
+    prev, deadline = None, time.monotonic() + 10
+    while True:
+        c = _count_requests(log_path, since)
+        if (c == prev and c["blob_get"] >= min_blob_gets) or time.monotonic() > deadline:
+            return c
+        prev = c
+        time.sleep(0.2)
+
+
+def _count_requests(log_path, since):
     c = {"manifest_get": 0, "manifest_head": 0, "blob_get": 0, "blob_head": 0}
     with open(log_path, "rb") as f:
         f.seek(since)
@@ -297,7 +315,9 @@ def pull_run(b, net, srv, base, query, img, clients, count=0, seconds=0.0):
     man = sorted(x for o in outs for x in o["manifest_s"])
     total = sum(o["bytes"] for o in outs)
     window = (max(o["end"] for o in outs) - min(o["start"] for o in outs)) if outs else 0
-    client_cpu = sum(r[2] for r in res)
+    # The pullers' own CPU over their pulls (start-up of the interpreter excluded); rusage of
+    # the whole processes is kept as client_cpu_total_s.
+    client_cpu = sum(o.get("cpu_s", 0) for o in outs)
     srv_cpu = c1 - c0
     mb = total / 1e6
     return {"clients": clients, "pulls": sum(o["pulls"] for o in outs), "bytes": total,
@@ -306,6 +326,7 @@ def pull_run(b, net, srv, base, query, img, clients, count=0, seconds=0.0):
             "p50_s": b.pct(lat, 0.5), "p99_s": b.pct(lat, 0.99), "max_s": lat[-1] if lat else None,
             "manifest_p50_s": b.pct(man, 0.5), "manifest_p99_s": b.pct(man, 0.99),
             "server_cpu_s": srv_cpu, "client_cpu_s": client_cpu,
+            "client_cpu_total_s": sum(r[2] for r in res),
             "server_cpu_ms_per_mb": srv_cpu * 1e3 / mb if mb else None,
             "saturated": b.saturation(srv_cpu, client_cpu, window or makespan),
             "load": b.loadavg()[0]}
@@ -359,9 +380,9 @@ def suite_registry(q, b):
                 p, base, query, d = start_peer(b, net, peer, up_url)
                 mark = os.path.getsize(up_log)
                 t = pull_run(b, net, p, base, query, imgs["big"], c, count=1)
-                time.sleep(0.3)  # the upstream's access log line is written after the body
-                t.update(peer=peer, round=rnd, phase="cold", image="big",
-                         upstream=upstream_requests(up_log, mark))
+                n_blobs = 1 + len(imgs["big"]["layers"])
+                t.update(peer=peer, round=rnd, phase="cold", image="big", blobs=n_blobs,
+                         upstream=upstream_requests(up_log, mark, n_blobs))
                 trials.append(t)
                 b.log(f"registry {peer} cold c={c}: p50 {t['p50_s']} s, {t['mb_per_s']} MB/s, "
                       f"cpu {t['server_cpu_ms_per_mb']} ms/MB, upstream {t['upstream']}, "
@@ -380,7 +401,6 @@ def suite_registry(q, b):
                 for c in concs:
                     mark = os.path.getsize(up_log)
                     t = pull_run(b, net, p, base, query, img, c, seconds=secs)
-                    time.sleep(0.2)
                     t.update(peer=peer, round=rnd, phase="warm", image=name,
                              upstream=upstream_requests(up_log, mark))
                     trials.append(t)
@@ -453,7 +473,10 @@ def summarize(trials, checks, imgs, concs, secs, q):
            "images": {k: {"repo": v["repo"], "tag": v["tag"], "bytes": v["bytes"],
                           "layers": [x["size"] for x in v["layers"]],
                           "layer_mib": v.get("layer_mib")} for k, v in imgs.items()},
-           "all_verified": ok}
+           "all_verified": ok, "peer_versions": {
+               p: subprocess.run(["dpkg-query", "-W", "-f=${Version}", p], capture_output=True,
+                                 text=True).stdout or "not installed"
+               for p in ("docker-registry", "skopeo")}}
     if not ok:
         res["note"] = "some pulls failed or differed (see trials[].errors and skopeo[])"
     return res

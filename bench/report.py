@@ -238,6 +238,104 @@ def agent_section(L, r):
         L.append("")
 
 
+def registry_plot(r, plot_dir):
+    """Warm-cache pull throughput and p99 latency per peer and client count (big image)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    os.makedirs(plot_dir, exist_ok=True)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for peer in ("paddock", "distribution"):
+        rows = [t for t in r["trials"] if t["phase"] == "warm" and t["image"] == "big"
+                and t["peer"] == peer]
+        a1.scatter([t["clients"] for t in rows], [t["mb_per_s"] for t in rows], label=peer)
+        a2.scatter([t["clients"] for t in rows], [t["p99_s"] for t in rows], label=peer)
+    for ax, lab in ((a1, "MB/s (each trial)"), (a2, "p99 pull time, s (each trial)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("parallel pullers")
+        ax.set_ylabel(lab)
+        ax.legend(fontsize=8)
+    a1.set_title("Warm pulls: throughput")
+    a2.set_title("Warm pulls: p99 latency")
+    p = os.path.join(plot_dir, "registry-warm.png")
+    fig.tight_layout()
+    fig.savefig(p, dpi=90)
+    plt.close(fig)
+    return p
+
+
+def registry_section(L, r, plot, rel):
+    """paddock's pull-through cache vs distribution's proxy mode (bench/registry_suite.py)."""
+    L.append("## Registry pull-through cache (paddock vs distribution's proxy mode)")
+    L.append("")
+    im = r["images"]
+    big, small = im["big"], im["small"]
+    pv = r.get("peer_versions", {})
+    L.append(
+        f"{load_line(r)}. Upstream: Debian's docker-registry {pv.get('docker-registry', '')} "
+        f"holding two images this suite builds as OCI layouts and pushes with skopeo "
+        f"{pv.get('skopeo', '')}: `{big['repo']}:{big['tag']}` "
+        f"({len(big['layers'])} layers of random, incompressible data, "
+        f"{big['bytes'] / 1e6:.1f} MB in all) and `{small['repo']}:{small['tag']}` (a busybox "
+        f"rootfs, {small['bytes'] / 1e6:.2f} MB). Peers, both in front of that upstream: "
+        "**paddock** (`registry.upstreams: [{name: docker.io, url: <upstream>}]`, tag_ttl 5m, "
+        "requests carry `?ns=docker.io` as containerd's do) and **distribution** (a second "
+        "docker-registry with `proxy: remoteurl: <upstream>`; it proxies exactly one remote and "
+        "ignores `?ns=`). Both log at warn level (no access log). Client: one puller process "
+        "per client (`bench/registry_suite.py pull`: keep-alive HTTP/1.1, manifest by tag, "
+        "then config and layers in order, each checked against its digest and size); "
+        "**cold** = a freshly started peer with an empty cache, every client pulling once at "
+        f"the same moment; **warm** = pulls repeated for {r['warm_seconds']:g} s per trial "
+        f"after the cache was filled. {r['rounds']} rounds, peers interleaved with rotated "
+        "order; medians. skopeo (a real client) also pulls both images from each peer once "
+        "per round into `dir:`, and every blob is compared with the original layout: "
+        + ("**all identical**" if all(c["ok"] for c in r["skopeo"]) else
+           "**SOME DIFFERED**: " + "; ".join(f"{c['peer']} {c['image']}: {c['detail']}"
+                                            for c in r["skopeo"] if not c["ok"]))
+        + ". MB = 10^6 bytes; server CPU = the peer's cgroup over the trial (for paddock cold "
+        "pulls this includes fetching, hashing and storing; the upstream's CPU is not counted).")
+    L.append("")
+    sk = {}
+    for c in r["skopeo"]:
+        sk.setdefault((c["peer"], c["image"]), []).append(c["seconds"])
+    if sk:
+        L.append("skopeo copy (warm cache, median s): " + ", ".join(
+            f"{p} {i} {f(sorted(v)[len(v) // 2], 3)}" for (p, i), v in sk.items()) + ".")
+        L.append("")
+    L.append("| phase | image | clients | peer | MB/s | ratio | pull p50 s | pull p99 s | "
+             "manifest p50 ms | server CPU ms/MB | upstream requests (GET/HEAD manifest, "
+             "GET/HEAD blob) | errors | saturated side |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for phase in ("cold", "warm"):
+        for img, by_c in r["summary"][phase].items():
+            for c, by in by_c.items():
+                ref = by["distribution"]["mb_per_s"]
+                for peer, v in by.items():
+                    u = v.get("upstream") or {}
+                    up = (f"{f(u.get('manifest_get'))}/{f(u.get('manifest_head'))}, "
+                          f"{f(u.get('blob_get'))}/{f(u.get('blob_head'))}") if u else "–"
+                    L.append(
+                        f"| {phase} | {img} | {c} | {peer} | {f(v['mb_per_s'])} | "
+                        f"{f(v['mb_per_s'] / ref if ref and v['mb_per_s'] else None)} | "
+                        f"{f(v['p50_s'], 3)} | {f(v['p99_s'], 3)} | {ms(v['manifest_p50_s'])} | "
+                        f"{f(v['server_cpu_ms_per_mb'])} | {up} | {v['errors']} | "
+                        f"{'; '.join(v['saturated'])} |")
+    L.append("")
+    L.append("Upstream requests are counted from the upstream's access log per trial (median "
+             "over rounds). Ratio = paddock's MB/s over distribution's in the same row group.")
+    L.append("")
+    if r.get("findings"):
+        for x in r["findings"]:
+            L.append(f"- {x}")
+        L.append("")
+    if plot:
+        L.append(f"![Registry warm pulls]({rel(plot)})")
+        L.append("")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -453,6 +551,8 @@ def main():
         r = results.get(s)
         if s == "agent" and r and r.get("status") == "ok":
             agent_section(L, r)
+        elif s == "registry" and r and r.get("status") == "ok":
+            registry_section(L, r, registry_plot(r, os.path.join(a.results, "plots")), rel)
         elif r:
             L.append(f"## {s}")
             L.append("")

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs `bench/run --quick` (every suite, tiny sizes, one round) into a temp dir and checks that
 # each suite ran and produced sane numbers: non-zero rates, no failed transfers, every simulated
-# machine booted, the registry/agent stubs say "not yet available". Not timed.
+# machine booted; registry: every pull verified, skopeo's copies identical, and paddock's cold
+# pulls fetched each blob from the upstream exactly once. Not timed.
 set -euo pipefail
 PADDOCK=$1 STORM=$2 SRC=$3
 [ "$(id -u)" = 0 ] || { echo "needs root (netns, tc)"; exit 77; }
-for tool in perfdhcp kea-dhcp4 dnsmasq in.tftpd atftp nginx wrk tc; do
+for tool in perfdhcp kea-dhcp4 dnsmasq in.tftpd atftp nginx wrk tc docker-registry skopeo; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool missing (scripts/setup.sh)"; exit 77; }
 done
 OUT=$(mktemp -d /tmp/pd-bench-smoke.XXXXXX)
@@ -21,7 +22,19 @@ for s in ("dhcp", "tftp", "http", "render", "storm"):
     assert r[s]["status"] == "ok", (s, r[s].get("error"))
     assert len(r[s]["load_start"]) == 3 and len(r[s]["load_end"]) == 3, s
     assert r[s]["commands"], s
-assert r["registry"]["status"] == "not yet available", r["registry"]
+g = r["registry"]
+assert g["status"] == "ok", g.get("error")
+assert g["all_verified"] and g["skopeo"] and all(c["ok"] for c in g["skopeo"]), g["skopeo"]
+for t in g["trials"]:
+    assert t["n_errors"] == 0 and t["pulls"] > 0 and t["mb_per_s"] > 0, t
+    assert t["server_cpu_s"] > 0 and t["p99_s"] >= t["p50_s"] > 0, t
+    if t["phase"] == "cold":  # every cold pull reached the upstream for every blob
+        assert t["upstream"]["blob_get"] >= t["blobs"], t
+        if t["peer"] == "paddock":  # single flight: one upstream fetch per blob, any client count
+            assert t["upstream"]["blob_get"] == t["blobs"], t
+    elif t["peer"] == "paddock":  # warm: nothing from the upstream (tag within its TTL)
+        assert sum(t["upstream"].values()) == 0, t
+assert {t["peer"] for t in g["trials"]} == {"paddock", "distribution"}
 a = r["agent"]
 assert a["status"] == "ok", a.get("error")
 assert all(rc == 0 for m in a["apply"].values() for rc in m["rcs"]), a["apply"]
