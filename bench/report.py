@@ -255,6 +255,9 @@ def registry_plot(r, plot_dir):
         a2.scatter([t["clients"] for t in rows], [t["p99_s"] for t in rows], label=peer)
     for ax, lab in ((a1, "MB/s (each trial)"), (a2, "p99 pull time, s (each trial)")):
         ax.set_xscale("log")
+        ax.set_xticks(r["concurrency"])
+        ax.set_xticklabels([str(c) for c in r["concurrency"]])
+        ax.minorticks_off()
         ax.set_xlabel("parallel pullers")
         ax.set_ylabel(lab)
         ax.legend(fontsize=8)
