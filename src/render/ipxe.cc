@@ -1,5 +1,6 @@
 #include "render/ipxe.h"
 
+#include "render/mustache_internal.h"
 #include "render/template.h"
 
 namespace paddock::render {
@@ -167,6 +168,86 @@ Result<std::string> RenderIpxeScript(const inventory::Profile& profile,
   if (!script) return script;
   if (auto ok = CheckScript(*script); !ok) return tl::unexpected(ok.error());
   return script;
+}
+
+struct IpxeRenderer::Impl {
+  CompiledTemplate tmpl;
+  MustacheData base;           // the group's variables, the same for each of its machines
+  std::string cmdline_prefix;  // "initrd=... <args> paddock.server=<url>"
+};
+
+Result<IpxeRenderer> IpxeRenderer::Create(const inventory::Profile& profile, std::string_view group,
+                                          const nlohmann::json& metadata,
+                                          std::string_view server_url) {
+  try {
+    auto tmpl = CompiledTemplate::Compile(
+        profile.ipxe_template.empty() ? kDefaultTemplate : std::string_view(profile.ipxe_template));
+    if (!tmpl) return tl::unexpected(tmpl.error());
+    // The same variables as IpxeTemplateVariables, minus the per-machine ones, and the same
+    // cmdline order: initrd names, args, server (then token and mac per machine).
+    MustacheData base(MustacheData::type::object);
+    base.set("group", std::string(group));
+    base.set("metadata",
+             ToMustacheData(metadata.is_object() ? metadata : nlohmann::json::object()));
+    base.set("profile", profile.name);
+    base.set("kernel", AssetUrl(server_url, profile.kernel));
+    MustacheData initrds(MustacheData::type::list);
+    std::vector<std::string> cmdline;
+    for (const std::string& initrd : profile.initrds) {
+      const std::string url = AssetUrl(server_url, initrd);
+      const std::string name = ImageName(url);
+      MustacheData item(MustacheData::type::object);
+      item.set("url", url);
+      item.set("name", name);
+      initrds.push_back(item);
+      cmdline.push_back("initrd=" + name);
+    }
+    base.set("initrds", initrds);
+    base.set("args", profile.args);
+    base.set("server_url", std::string(server_url));
+    cmdline.push_back(profile.args);
+    cmdline.push_back("paddock.server=" + std::string(server_url));
+    auto impl =
+        std::make_shared<Impl>(Impl{std::move(*tmpl), std::move(base), JoinNonEmpty(cmdline)});
+    return IpxeRenderer(std::move(impl));
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("template: ") + e.what());
+  }
+}
+
+Result<std::string> IpxeRenderer::Render(const inventory::MachineFacts& f,
+                                         std::string_view boot_token) const {
+  try {
+    const std::string mac = f.mac.ToString();
+    MustacheData top(MustacheData::type::object);
+    top.set("mac", mac);
+    top.set("mac_hyphen", f.mac.ToHyphenString());
+    top.set("uuid", SanitizeMachineString(f.uuid));
+    top.set("arch", SanitizeMachineString(f.arch));
+    top.set("hostname", SanitizeMachineString(f.hostname));
+    top.set("serial", SanitizeMachineString(f.serial));
+    top.set("asset", SanitizeMachineString(f.asset));
+    MustacheData labels(MustacheData::type::object);
+    for (const auto& [key, value] : f.labels) {
+      labels.set(SanitizeMachineString(key), SanitizeMachineString(value));
+    }
+    top.set("labels", labels);
+    std::string cmdline = impl_->cmdline_prefix;
+    cmdline += " paddock.token=";
+    cmdline += boot_token;
+    cmdline += " paddock.mac=";
+    cmdline += mac;
+    top.set("cmdline", cmdline);
+    top.set("token", std::string(boot_token));
+    kainjow::mustache::context<std::string> context(&impl_->base);
+    context.push(&top);
+    auto script = RenderWithContext(*impl_->tmpl.impl(), context);
+    if (!script) return script;
+    if (auto ok = CheckScript(*script); !ok) return tl::unexpected(ok.error());
+    return script;
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("template render: ") + e.what());
+  }
 }
 
 Status DryRenderIpxeTemplate(const inventory::Profile& profile) {

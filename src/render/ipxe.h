@@ -7,6 +7,7 @@
 //               built-in one) and a RenderContext; RenderNoProfileScript when no group matches.
 // Pure functions; any thread may call them. Nothing here throws.
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -61,6 +62,29 @@ nlohmann::json IpxeTemplateVariables(const inventory::Profile& profile,
 // does not start with "#!ipxe" (iPXE would not run it as a script).
 Result<std::string> RenderIpxeScript(const inventory::Profile& profile,
                                      const RenderContext& context);
+
+// The machine scripts of one group, prepared once per configuration (load and reload): the
+// profile's template parsed, and the variables that are the same for every machine of the group
+// (group, metadata, profile, kernel, initrds, args, server_url, the start of cmdline) built.
+// Render adds only what belongs to the machine (facts, token). Its output is exactly
+// RenderIpxeScript's for the same profile, group, metadata, server URL, facts and token.
+// Copies share the prepared state; Render may be called from any thread.
+class IpxeRenderer {
+ public:
+  // kInvalidArgument when the template does not parse.
+  static Result<IpxeRenderer> Create(const inventory::Profile& profile, std::string_view group,
+                                     const nlohmann::json& metadata, std::string_view server_url);
+
+  // `facts` as matched (after Inventory::FactsFor); they are sanitized here. Errors as
+  // RenderIpxeScript's.
+  Result<std::string> Render(const inventory::MachineFacts& facts,
+                             std::string_view boot_token) const;
+
+ private:
+  struct Impl;
+  explicit IpxeRenderer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl_;
+};
 
 // Validates a profile's iPXE template at config load: renders it with a made-up machine
 // (every variable set) and applies the checks of RenderIpxeScript.

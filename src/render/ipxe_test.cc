@@ -1,7 +1,12 @@
 #include "render/ipxe.h"
 
+#include <cstdio>
+#include <set>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "render/template.h"
 
 namespace paddock::render {
 namespace {
@@ -102,6 +107,102 @@ TEST(RenderIpxeScript, RejectsBadTemplates) {
 
   p.ipxe_template = "";
   EXPECT_TRUE(DryRenderIpxeTemplate(p));
+}
+
+// Templates exercising every variable, sections over lists and objects, inverted sections and
+// the cmdline assembly with and without a token.
+std::vector<std::string> EquivalenceTemplates() {
+  return {
+      "",  // the built-in template
+      "#!ipxe\n"
+      "echo {{mac}} {{mac_hyphen}} {{uuid}} {{arch}} {{hostname}} {{serial}} {{asset}}\n"
+      "echo {{labels.rack}} {{labels.pool}} {{group}} {{profile}} {{metadata.role}} "
+      "{{metadata.count}}{{#metadata.gpu}} gpu{{/metadata.gpu}}{{^metadata.none}} none"
+      "{{/metadata.none}}\n"
+      "{{#initrds}}initrd --name {{name}} {{url}} ({{group}} {{mac}})\n{{/initrds}}"
+      "{{^initrds}}echo no initrds\n{{/initrds}}"
+      "kernel {{kernel}} {{cmdline}}\n"
+      "echo [{{args}}] [{{token}}] [{{server_url}}] [{{missing}}] [{{labels}}]\n"
+      "{{#metadata}}echo meta {{role}} {{mac}}\n{{/metadata}}"
+      "{{#labels}}echo labels {{rack}}\n{{/labels}}",
+  };
+}
+
+TEST(IpxeRenderer, SameOutputAsRenderIpxeScript) {
+  for (const std::string& tmpl : EquivalenceTemplates()) {
+    for (const char* token : {"tok123", ""}) {
+      for (bool no_initrds : {false, true}) {
+        inventory::Profile p = TestProfile();
+        p.ipxe_template = tmpl;
+        if (no_initrds) {
+          p.initrds.clear();
+          p.args.clear();
+        }
+        RenderContext c = TestContext();
+        c.boot_token = token;
+        c.facts.serial = "S\x01N";  // sanitized in both
+        c.facts.labels["pool"] = "gpu\nx";
+        auto want = RenderIpxeScript(p, c);
+        ASSERT_TRUE(want) << want.error().ToString();
+        auto renderer = IpxeRenderer::Create(p, c.group, c.metadata, c.server_url);
+        ASSERT_TRUE(renderer) << renderer.error().ToString();
+        auto got = renderer->Render(c.facts, c.boot_token);
+        ASSERT_TRUE(got) << got.error().ToString();
+        EXPECT_EQ(*got, *want) << "template: " << tmpl << " token: " << token;
+      }
+    }
+  }
+}
+
+TEST(IpxeRenderer, ParsesTheTemplateOnceNotPerRender) {
+  inventory::Profile p = TestProfile();
+  p.ipxe_template = EquivalenceTemplates()[1];
+  RenderContext c = TestContext();
+  const uint64_t before = TemplateParseCount();
+  auto renderer = IpxeRenderer::Create(p, c.group, c.metadata, c.server_url);
+  ASSERT_TRUE(renderer);
+  EXPECT_EQ(TemplateParseCount(), before + 1);
+  std::set<std::string> scripts;
+  for (int i = 0; i < 100; ++i) {
+    char mac[32];
+    std::snprintf(mac, sizeof(mac), "52:54:00:00:01:%02x", i);
+    c.facts.mac = *MacAddress::Parse(mac);
+    auto script = renderer->Render(c.facts, "token-" + std::to_string(i));
+    ASSERT_TRUE(script) << script.error().ToString();
+    EXPECT_THAT(*script, HasSubstr("token-" + std::to_string(i) + "]"));
+    scripts.insert(*script);
+  }
+  EXPECT_EQ(scripts.size(), 100u);  // each render saw its own machine and token
+  EXPECT_EQ(TemplateParseCount(), before + 1);
+}
+
+TEST(IpxeRenderer, RejectsWhatRenderIpxeScriptRejects) {
+  inventory::Profile p = TestProfile();
+  p.ipxe_template = "#!ipxe\n{{#initrds}}initrd {{url}}\n";
+  auto bad = IpxeRenderer::Create(p, "g", nlohmann::json::object(), "http://s");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message, HasSubstr("template syntax"));
+  p.ipxe_template = "kernel {{kernel}}\nboot\n";
+  auto renderer = IpxeRenderer::Create(p, "g", nlohmann::json::object(), "http://s");
+  ASSERT_TRUE(renderer);
+  auto script = renderer->Render(TestContext().facts, "t");
+  ASSERT_FALSE(script);
+  EXPECT_THAT(script.error().message, HasSubstr("#!ipxe"));
+}
+
+TEST(CompiledTemplate, RendersLikeRenderTemplateWithoutReparsing) {
+  const std::string text = "{{a}}|{{#l}}{{.}},{{/l}}|{{o.k}}|{{^f}}notF{{/f}}";
+  nlohmann::json v = {{"a", "x"}, {"l", {1, "y"}}, {"o", {{"k", "v"}}}, {"f", false}};
+  auto compiled = CompiledTemplate::Compile(text);
+  ASSERT_TRUE(compiled);
+  const uint64_t before = TemplateParseCount();
+  auto a = compiled->Render(v);
+  auto b = compiled->Render(nlohmann::json{{"a", "z"}});
+  EXPECT_EQ(TemplateParseCount(), before);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(*a, *RenderTemplate(text, v));
+  EXPECT_EQ(*b, "z|||notF");
+  EXPECT_FALSE(CompiledTemplate::Compile("{{#a}}"));
 }
 
 TEST(RenderChainScript, ChainsWithEveryVariableAndRetries) {

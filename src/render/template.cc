@@ -1,12 +1,15 @@
 #include "render/template.h"
 
+#include <atomic>
 #include <cctype>
 #include <exception>
 
-#include <kainjow/mustache.hpp>
+#include "render/mustache_internal.h"
 
 namespace paddock::render {
 namespace {
+
+std::atomic<uint64_t> parse_count{0};
 
 using Mustache = kainjow::mustache::mustache;
 using Data = kainjow::mustache::data;
@@ -98,6 +101,7 @@ Result<Mustache> Parse(std::string_view text) {
                            " bytes");
   }
   if (auto ok = CheckSectionDepth(text); !ok) return tl::unexpected(ok.error());
+  parse_count.fetch_add(1, std::memory_order_relaxed);
   Mustache tmpl{std::string(text)};
   if (!tmpl.is_valid()) return InvalidArgument("template syntax: " + tmpl.error_message());
   // No HTML escaping: these are scripts and config files, not HTML (see template.h).
@@ -106,6 +110,44 @@ Result<Mustache> Parse(std::string_view text) {
 }
 
 }  // namespace
+
+MustacheData ToMustacheData(const nlohmann::json& value) { return ToData(value, 0); }
+
+Result<std::string> RenderWithContext(CompiledTemplate::Impl& impl,
+                                      kainjow::mustache::context<std::string>& context) {
+  try {
+    std::lock_guard<std::mutex> lock(impl.mu);
+    std::string out = impl.tmpl.render(context);
+    if (!impl.tmpl.is_valid()) {
+      return InvalidArgument("template render: " + impl.tmpl.error_message());
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("template render: ") + e.what());
+  }
+}
+
+Result<CompiledTemplate> CompiledTemplate::Compile(std::string_view text) {
+  try {
+    auto tmpl = Parse(text);
+    if (!tmpl) return tl::unexpected(tmpl.error());
+    return CompiledTemplate(std::make_shared<Impl>(std::move(*tmpl)));
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("template syntax: ") + e.what());
+  }
+}
+
+Result<std::string> CompiledTemplate::Render(const nlohmann::json& variables) const {
+  try {
+    Data data = variables.is_object() ? ToData(variables, 0) : Data(Data::type::object);
+    kainjow::mustache::context<std::string> context(&data);
+    return RenderWithContext(*impl_, context);
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("template render: ") + e.what());
+  }
+}
+
+uint64_t TemplateParseCount() { return parse_count.load(std::memory_order_relaxed); }
 
 Status CheckTemplateSyntax(std::string_view text) {
   try {

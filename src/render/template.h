@@ -14,6 +14,8 @@
 //   - A missing variable prints nothing. Partials ({{> name}}) are not supported: they render
 //     nothing.
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -38,6 +40,31 @@ Status CheckTemplateSyntax(std::string_view text);
 // Renders `text` with `variables` (a JSON object). kInvalidArgument on a syntax or render
 // error. Never throws.
 Result<std::string> RenderTemplate(std::string_view text, const nlohmann::json& variables);
+
+// A template parsed once and rendered many times: what the daemon keeps per configuration so
+// that a request does not re-parse its template (kainjow's parser is most of a render's cost).
+// Copies share the parsed form. Render may be called from any thread: the engine keeps
+// per-render state in the parsed template, so renders of one template are serialized inside.
+class CompiledTemplate {
+ public:
+  // The checks and errors of CheckTemplateSyntax.
+  static Result<CompiledTemplate> Compile(std::string_view text);
+
+  // RenderTemplate(text, variables) without parsing text again.
+  Result<std::string> Render(const nlohmann::json& variables) const;
+
+  struct Impl;  // render/mustache_internal.h (this module's renderers use the engine directly)
+  const std::shared_ptr<Impl>& impl() const { return impl_; }
+
+ private:
+  explicit CompiledTemplate(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+// How many template texts this process has parsed so far (every CheckTemplateSyntax,
+// RenderTemplate and CompiledTemplate::Compile parses once). Thread-safe. Tests use it to prove
+// that the request path renders without parsing.
+uint64_t TemplateParseCount();
 
 // Replaces every byte a machine could use to break out of a line or a token (control
 // characters, DEL, non-ASCII) by '_'. Used on facts (hostname, serial, ...) that arrive in
