@@ -405,9 +405,9 @@ def suite_registry(q, b):
                     t.update(peer=peer, round=rnd, phase="warm", image=name,
                              upstream=upstream_requests(up_log, mark))
                     trials.append(t)
-                    b.log(f"registry {peer} warm {name} c={c}: {t['mb_per_s']:.1f} MB/s, "
-                          f"p50 {t['p50_s']:.4f} p99 {t['p99_s']:.4f} s, cpu "
-                          f"{t['server_cpu_ms_per_mb']:.2f} ms/MB, {t['saturated']}, "
+                    b.log(f"registry {peer} warm {name} c={c}: {t['mb_per_s']} MB/s, "
+                          f"p50 {t['p50_s']} p99 {t['p99_s']} s, cpu "
+                          f"{t['server_cpu_ms_per_mb']} ms/MB, {t['saturated']}, "
                           f"upstream {t['upstream']}, errors {t['n_errors']}")
             net.stop(p)
             shutil.rmtree(d, ignore_errors=True)

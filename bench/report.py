@@ -308,10 +308,10 @@ def registry_section(L, r, plot, rel):
         L.append("skopeo copy (warm cache, median s): " + ", ".join(
             f"{p} {i} {f(sorted(v)[len(v) // 2], 3)}" for (p, i), v in sk.items()) + ".")
         L.append("")
-    L.append("| phase | image | clients | peer | MB/s | ratio | pull p50 s | pull p99 s | "
+    L.append("| phase | image | clients | peer | pulls | MB/s | ratio | pull p50 s | pull p99 s | "
              "manifest p50 ms | server CPU ms/MB | upstream requests (GET/HEAD manifest, "
              "GET/HEAD blob) | errors | saturated side |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for phase in ("cold", "warm"):
         for img, by_c in r["summary"][phase].items():
             for c, by in by_c.items():
@@ -321,14 +321,17 @@ def registry_section(L, r, plot, rel):
                     up = (f"{f(u.get('manifest_get'))}/{f(u.get('manifest_head'))}, "
                           f"{f(u.get('blob_get'))}/{f(u.get('blob_head'))}") if u else "–"
                     L.append(
-                        f"| {phase} | {img} | {c} | {peer} | {f(v['mb_per_s'])} | "
+                        f"| {phase} | {img} | {c} | {peer} | {f(v['pulls'])} | "
+                        f"{f(v['mb_per_s'])} | "
                         f"{f(v['mb_per_s'] / ref if ref and v['mb_per_s'] else None)} | "
                         f"{f(v['p50_s'], 3)} | {f(v['p99_s'], 3)} | {ms(v['manifest_p50_s'])} | "
                         f"{f(v['server_cpu_ms_per_mb'])} | {up} | {v['errors']} | "
                         f"{'; '.join(v['saturated'])} |")
     L.append("")
-    L.append("Upstream requests are counted from the upstream's access log per trial (median "
-             "over rounds). Ratio = paddock's MB/s over distribution's in the same row group.")
+    L.append("Every column is the median over rounds of one trial's figure (pulls = completed "
+             "pulls in the trial, all clients; p99 of few pulls is close to the slowest). "
+             "Upstream requests are counted from the upstream's access log per trial. Ratio = "
+             "paddock's MB/s over distribution's in the same row group.")
     L.append("")
     if r.get("findings"):
         for x in r["findings"]:
