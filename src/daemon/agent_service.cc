@@ -112,6 +112,19 @@ Status WriteFileDurably(const std::string& path, const std::string& data) {
   return Ok();
 }
 
+// cloud-config write_files items, one per file, as a block sequence at column 0 (so they fit
+// right under a top-level "write_files:" line). Path and content are JSON strings, which are
+// valid YAML double-quoted scalars, so nothing in them can break the document.
+std::string WriteFilesYaml(const std::vector<registry::RenderedFile>& files) {
+  std::string out;
+  for (const auto& f : files) {
+    out += "- path: " + DumpJson(f.path) + "\n";
+    out += "  permissions: \"0644\"\n";
+    out += "  content: " + DumpJson(f.content) + "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::vector<StateVersion>> ListStateVersions(const std::string& state_dir,
@@ -393,6 +406,7 @@ http::Response AgentService::Document(const MacAddress& mac, const std::string& 
   // persist_paths as a YAML flow sequence of JSON strings (JSON is valid YAML).
   const std::string persist_line = "persist_paths: " + DumpJson(persist_yaml) + "\n";
 
+  const std::string write_files = WriteFilesYaml(cfg->containerd_hosts);
   std::string text;
   const std::string* tmpl_path = nullptr;
   if (profile) {
@@ -415,6 +429,13 @@ http::Response AgentService::Document(const MacAddress& mac, const std::string& 
     nlohmann::json vars = render::IpxeTemplateVariables(*profile, ctx);
     vars["persist"] = persist_yaml;
     vars["instance_id"] = "paddock-" + mac.ToHyphenString();
+    vars["registry_mirror_url"] = cfg->registry_mirror_url;
+    vars["registry_write_files"] = write_files;
+    nlohmann::json hosts = nlohmann::json::array();
+    for (const auto& f : cfg->containerd_hosts) {
+      hosts.push_back({{"path", f.path}, {"content", f.content}});
+    }
+    vars["registry_hosts"] = std::move(hosts);
     auto rendered = render::RenderTemplate(*source, vars);
     if (!rendered) {
       log::Get("agent")->error("mac={} cannot render {} of profile {}: {}", mac.ToString(), name,
@@ -432,6 +453,12 @@ http::Response AgentService::Document(const MacAddress& mac, const std::string& 
     std::string host = render::SanitizeMachineString(facts.hostname);
     if (!host.empty()) text += "local-hostname: " + DumpJson(host) + "\n";
     if (!persist.empty()) text += persist_line;
+  } else if (name == "vendor-data" && !cfg->containerd_hosts.empty()) {
+    // The registry cache is on and the profile brings no vendor-data: point containerd at the
+    // cache (containerd docs/hosts.md). vendor-data, so a user-data write_files list replaces
+    // it (cloud-init's merge); templates can include registry_write_files themselves.
+    text = "#cloud-config\n# paddock: containerd pulls through the image cache at " +
+           cfg->registry_mirror_url + "\nwrite_files:\n" + write_files;
   } else {
     return http::Response::NotFound();
   }

@@ -9,7 +9,9 @@
 //                                    agent.token_refused alert (ok=false) on the machine
 //   GET  /agent/v1/nocloud/<doc>     meta-data, user-data, vendor-data, network-config,
 //                                    rendered from the profile's `templates` (404 = no template;
-//                                    meta-data has a built-in default)
+//                                    meta-data has a built-in default, and so has vendor-data
+//                                    while the registry cache is on: a #cloud-config whose
+//                                    write_files point containerd at the cache)
 //   POST /agent/v1/report            timeline event "agent.<phase>"
 //   POST /agent/v1/log               one "agent.log" event per batch, the lines in its detail
 //   GET  /agent/v1/state             the machine's latest state archive (404 = none)
@@ -51,6 +53,7 @@
 #include "http/request.h"
 #include "http/response.h"
 #include "inventory/inventory.h"
+#include "registry/containerd.h"
 
 namespace paddock::http {
 class Router;
@@ -68,6 +71,13 @@ class EventRecorder;
 struct AgentServiceConfig {
   std::string server_url;  // "http://198.18.0.1:8080"
   inventory::Inventory inventory;
+  // The registry cache as nodes reach it ("" = registry disabled) and the containerd hosts.toml
+  // files that point at it (daemon::ContainerdHostsFiles). Templates see them as
+  // registry_mirror_url, registry_hosts ([{path, content}]) and registry_write_files (YAML
+  // items for a top-level write_files list); with files and no vendor-data template, vendor-data
+  // defaults to a #cloud-config with just those write_files.
+  std::string registry_mirror_url;
+  std::vector<registry::RenderedFile> containerd_hosts;
 };
 
 struct AgentServiceOptions {

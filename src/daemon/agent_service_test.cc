@@ -9,8 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/state_archive.h"
+#include "agent/userdata.h"
 #include "common/clock.h"
 #include "daemon/event_recorder.h"
+#include "daemon/options.h"
 #include "daemon/tokens.h"
 #include "store/store.h"
 
@@ -54,7 +56,10 @@ class AgentServiceTest : public ::testing::Test {
     spec.hostname = "node-1";
     cfg->inventory.machines.push_back(spec);
     service_->SetConfig(cfg);
+    config_ = cfg;
   }
+
+  std::shared_ptr<const AgentServiceConfig> ConfigForTest() const { return config_; }
 
   void TearDown() override {
     service_.reset();
@@ -120,6 +125,7 @@ class AgentServiceTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<EventRecorder> recorder_;
   std::unique_ptr<AgentService> service_;
+  std::shared_ptr<const AgentServiceConfig> config_;
 };
 
 TEST_F(AgentServiceTest, TokenRedeemsOnceThenReuseIsRefusedAndAlerted) {
@@ -269,6 +275,110 @@ TEST_F(AgentServiceTest, StateIsServedOnlyToItsOwnMachine) {
   ASSERT_EQ(r.status, 200);
   std::string other_credential = nlohmann::json::parse(r.body)["credential"];
   EXPECT_EQ(Call("GET", "/agent/v1/state", {}, other_credential).status, 404);
+}
+
+// What the daemon puts into the agent config for a server at 198.18.0.1:8080.
+config::Config RegistryConfigFor(bool enabled) {
+  config::Config c;
+  c.server.address = *Ipv4Address::Parse("198.18.0.1");
+  c.http.port = 8080;
+  c.registry.enabled = enabled;
+  return c;
+}
+
+// Sets the registry part of the service's config (as daemon.cc does) and an optional
+// vendor-data template.
+void UseRegistry(AgentService& service, std::shared_ptr<AgentServiceConfig> cfg,
+                 const config::Config& c, const std::string& vendor_template = {}) {
+  cfg->registry_mirror_url = RegistryMirrorUrl(c);
+  cfg->containerd_hosts = ContainerdHostsFiles(c);
+  if (!vendor_template.empty())
+    cfg->inventory.profiles[0].templates["vendor-data"] = vendor_template;
+  service.SetConfig(cfg);
+}
+
+// The write_files entries of a cloud-config as the node agent parses them: path -> content.
+std::map<std::string, std::string> WriteFiles(const std::string& doc) {
+  agent::UserData ud = agent::ParseUserData(doc);
+  EXPECT_TRUE(ud.errors.empty()) << doc;
+  std::map<std::string, std::string> out;
+  if (!ud.cloud_config.contains("write_files")) return out;
+  for (const auto& f : ud.cloud_config["write_files"]) {
+    out[f.value("path", "")] = f.value("content", "");
+  }
+  return out;
+}
+
+TEST_F(AgentServiceTest, VendorDataDefaultsToContainerdHostsWhenTheRegistryIsOn) {
+  auto cfg = std::make_shared<AgentServiceConfig>(*ConfigForTest());
+  UseRegistry(*service_, cfg, RegistryConfigFor(true));
+  std::string token = IssueToken();
+  std::string credential = Redeem(token);
+  auto agent_doc = Call("GET", "/agent/v1/nocloud/vendor-data", {}, credential);
+  ASSERT_EQ(agent_doc.status, 200);
+  auto seed_doc = Call("GET", "/nocloud/52-54-00-aa-bb-01/" + token + "/vendor-data");
+  ASSERT_EQ(seed_doc.status, 200);
+  EXPECT_EQ(seed_doc.body, agent_doc.body);
+  EXPECT_EQ(agent_doc.body.rfind("#cloud-config\n", 0), 0u) << agent_doc.body;
+
+  auto files = WriteFiles(agent_doc.body);
+  ASSERT_EQ(files.size(), 5u) << agent_doc.body;
+  const std::string mirror =
+      "[host.\"http://198.18.0.1:8080\"]\n  capabilities = [\"pull\", \"resolve\"]";
+  for (const char* ns : {"docker.io", "ghcr.io", "quay.io", "registry.k8s.io", "_default"}) {
+    std::string path = std::string("/etc/containerd/certs.d/") + ns + "/hosts.toml";
+    ASSERT_TRUE(files.count(path)) << path;
+    EXPECT_NE(files[path].find(mirror), std::string::npos) << files[path];
+  }
+  EXPECT_NE(files["/etc/containerd/certs.d/docker.io/hosts.toml"].find(
+                "\nserver = \"https://registry-1.docker.io\"\n"),
+            std::string::npos);
+  EXPECT_NE(
+      files["/etc/containerd/certs.d/ghcr.io/hosts.toml"].find("\nserver = \"https://ghcr.io\"\n"),
+      std::string::npos);
+  EXPECT_EQ(files["/etc/containerd/certs.d/_default/hosts.toml"].find("server ="),
+            std::string::npos);
+  // Exactly what registry::RenderContainerdHosts renders, byte for byte.
+  for (const auto& f : ContainerdHostsFiles(RegistryConfigFor(true))) {
+    EXPECT_EQ(files[f.path], f.content) << f.path;
+  }
+}
+
+TEST_F(AgentServiceTest, VendorDataStaysMissingWhenTheRegistryIsOff) {
+  auto cfg = std::make_shared<AgentServiceConfig>(*ConfigForTest());
+  UseRegistry(*service_, cfg, RegistryConfigFor(false));
+  EXPECT_TRUE(ContainerdHostsFiles(RegistryConfigFor(false)).empty());
+  std::string token = IssueToken();
+  std::string credential = Redeem(token);
+  EXPECT_EQ(Call("GET", "/agent/v1/nocloud/vendor-data", {}, credential).status, 404);
+  EXPECT_EQ(Call("GET", "/nocloud/52-54-00-aa-bb-01/" + token + "/vendor-data").status, 404);
+}
+
+TEST_F(AgentServiceTest, AProfilesVendorDataTemplateWinsAndCanIncludeTheHostsFiles) {
+  std::ofstream(dir_ / "vendor-data.tmpl")
+      << "#cloud-config\nwrite_files:\n{{{registry_write_files}}}"
+         "- path: /etc/motd\n  content: \"via {{{registry_mirror_url}}}\"\n"
+         "runcmd:\n{{#registry_hosts}}\n- [\"test\", \"-s\", "
+         "\"{{{path}}}\"]\n{{/registry_hosts}}\n";
+  auto cfg = std::make_shared<AgentServiceConfig>(*ConfigForTest());
+  UseRegistry(*service_, cfg, RegistryConfigFor(true), (dir_ / "vendor-data.tmpl").string());
+  std::string credential = Redeem(IssueToken());
+  auto doc = Call("GET", "/agent/v1/nocloud/vendor-data", {}, credential);
+  ASSERT_EQ(doc.status, 200);
+  auto files = WriteFiles(doc.body);
+  EXPECT_EQ(files.size(), 6u) << doc.body;
+  EXPECT_EQ(files["/etc/motd"], "via http://198.18.0.1:8080");
+  EXPECT_NE(files["/etc/containerd/certs.d/quay.io/hosts.toml"].find("http://198.18.0.1:8080"),
+            std::string::npos);
+  agent::UserData ud = agent::ParseUserData(doc.body);
+  ASSERT_TRUE(ud.cloud_config.contains("runcmd"));
+  EXPECT_EQ(ud.cloud_config["runcmd"].size(), 5u) << doc.body;
+
+  // Registry off: the same template renders with no hosts files (variables are empty).
+  UseRegistry(*service_, cfg, RegistryConfigFor(false), (dir_ / "vendor-data.tmpl").string());
+  auto off = Call("GET", "/agent/v1/nocloud/vendor-data", {}, credential);
+  ASSERT_EQ(off.status, 200);
+  EXPECT_EQ(WriteFiles(off.body).size(), 1u) << off.body;
 }
 
 }  // namespace

@@ -58,6 +58,8 @@ static std::shared_ptr<const AgentServiceConfig> AgentServiceConfigFrom(
   auto c = std::make_shared<AgentServiceConfig>();
   c->server_url = config.ServerUrl();
   c->inventory = config.inventory;
+  c->registry_mirror_url = RegistryMirrorUrl(config);
+  c->containerd_hosts = ContainerdHostsFiles(config);
   return c;
 }
 

@@ -5,11 +5,13 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "daemon/boot_service.h"
 #include "dhcp/server_options.h"
 #include "http/server.h"
+#include "registry/containerd.h"
 #include "tftp/server.h"
 
 namespace paddock::daemon {
@@ -23,6 +25,19 @@ BootServiceConfig BootServiceConfigFrom(const config::Config& config);
 // tftp.root. They may be symlinks out of the root (Debian's ipxe.efi -> /boot/ipxe.efi): the
 // operator named them, so TFTP and /tftp/ serve exactly these names from their targets.
 std::map<std::string, std::string> PinnedBootFiles(const config::Config& config);
+
+// The registry namespaces whose hosts.toml node configs get (plus "_default", which catches
+// every other registry). The config has no key for this yet; see docs/registry.md "Nodes".
+std::vector<std::string> DefaultNodeRegistryNamespaces();
+
+// The URL nodes reach paddock's registry cache at: it is served by the boot HTTP server under
+// /v2/, so this is the server URL ("http://<server.address>:<http.port>"); "" when
+// registry.enabled is false.
+std::string RegistryMirrorUrl(const config::Config& config);
+
+// The /etc/containerd/certs.d/<ns>/hosts.toml files (registry::RenderContainerdHosts) that point
+// a node's containerd at RegistryMirrorUrl(); empty when the registry is disabled.
+std::vector<registry::RenderedFile> ContainerdHostsFiles(const config::Config& config);
 
 // <data_dir>/paddock.db
 std::string DatabasePath(const config::Config& config);
