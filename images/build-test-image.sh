@@ -25,11 +25,31 @@
 # kernel command line the agent runs resident (`--watch N`) until the guest runs busybox
 # `poweroff`/`reboot`/`halt`; /init then stops it with SIGTERM, waits for its shutdown state
 # upload and prints the files again. Without the variable the image is built exactly as before.
+#
+# Containerd variant: PADDOCK_IMAGE_CONTAINERD=1 (usually with PADDOCK_IMAGE_AGENT) adds Debian's
+# containerd, ctr, containerd-shim-runc-v2 and runc (apt-get download, never installed) and the
+# shared libraries they need (ldd) as a second initrd, OUTDIR/containerd.cpio.zst (zstd; cached
+# by package versions and recipe, so editing /init does not recompress it), plus the overlay
+# module. The profile lists both: `initrds: [initrd.cpio.gz, containerd.cpio.zst]`. /init first
+# copies the root into a tmpfs and switch_roots into it (runc cannot pivot_root out of the
+# initramfs rootfs), and after DHCP and the agent mounts cgroup2, starts containerd and prints
+#   PADDOCK-CTR: hosts <ns> <hosts.toml, one line>   (every /etc/containerd/certs.d/*/hosts.toml)
+# With paddock.ctr.image=REF on the kernel command line it then runs
+# `ctr image pull --hosts-dir /etc/containerd/certs.d REF` and `ctr run --rm REF` (the image's
+# own command), prints the container's output as `PADDOCK-CTR: out <line>`, and
+#   PADDOCK-CTR: pulled <ref> seconds=<s>   PADDOCK-CTR: run exit=<status> seconds=<s>
+# (a failed pull or run is `E2E-MARKER: FAIL ...`). Guests need about 1 GB of RAM and
+# `-device virtio-rng-pci` (else containerd waits ~15 s for the RNG under TCG).
 set -euo pipefail
 
 CACHE=${PADDOCK_CACHE:-/var/cache/paddock}
 OUT=${1:-$CACHE/images/test-node}
 MODULES=(virtio_pci virtio_net e1000 ${PADDOCK_IMAGE_EXTRA_MODULES:-})
+containerd_variant=${PADDOCK_IMAGE_CONTAINERD:-}
+[[ $containerd_variant == 0 ]] && containerd_variant=""
+# virtio_rng: containerd blocks in getrandom() until the kernel's RNG is seeded, which takes
+# about 15 s under TCG without a hardware RNG (guests get -device virtio-rng-pci).
+if [[ -n $containerd_variant ]]; then MODULES+=(overlay virtio_rng); fi
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 
 log() { printf 'build-test-image: %s\n' "$*" >&2; }
@@ -71,20 +91,31 @@ if [[ -n $agent_bin ]]; then
   [[ -x $agent_bin ]] || die "PADDOCK_IMAGE_AGENT=$agent_bin is not an executable"
   agent_sum=("agent=$(sha256sum "$agent_bin" | cut -c1-16)")
 fi
+ctd_sum=()
+if [[ -n $containerd_variant ]]; then
+  # One apt-cache call for both (each call parses every package list: seconds under load).
+  read -r ctd_ver runc_ver < <(apt-cache show --no-all-versions containerd runc |
+    awk '/^Package:/ { p = $2 } /^Version:/ { v[p] = $2 } END { print v["containerd"], v["runc"] }')
+  [[ -n $ctd_ver && -n $runc_ver ]] || die "cannot resolve the containerd and runc packages"
+  ctd_sum=("containerd=$ctd_ver" "runc=$runc_ver")
+fi
 key=$(printf '%s\n' "$kpkg=$kver_pkg" "busybox-static=$bb_ver" "$script_sum" "${MODULES[*]}" \
-  "${agent_sum[@]}" | sha256sum | cut -c1-16)
+  "${agent_sum[@]}" "${ctd_sum[@]}" | sha256sum | cut -c1-16)
 built="$CACHE/images/.built/$key"
 
 install_out() {
   mkdir -p "$OUT"
   if [[ $(readlink -f "$OUT") != $(readlink -f "$built") ]]; then
     cp -f "$built/vmlinuz" "$built/initrd.cpio.gz" "$built/image.env" "$OUT/"
+    [[ -z $containerd_variant ]] || cp -f "$built/containerd.cpio.zst" "$OUT/"
   fi
   log "image ready in $OUT ($(du -h "$OUT/vmlinuz" | cut -f1) kernel," \
-    "$(du -h "$OUT/initrd.cpio.gz" | cut -f1) initrd; $kpkg $kver_pkg)"
+    "$(du -h "$OUT/initrd.cpio.gz" | cut -f1) initrd${containerd_variant:+, $(du -h \
+    "$OUT/containerd.cpio.zst" | cut -f1) containerd initrd}; $kpkg $kver_pkg)"
 }
 
-if [[ -s $built/vmlinuz && -s $built/initrd.cpio.gz ]]; then
+if [[ -s $built/vmlinuz && -s $built/initrd.cpio.gz ]] &&
+  [[ -z $containerd_variant || -s $built/containerd.cpio.zst ]]; then
   log "cached image $key"
   install_out
   exit 0
@@ -180,6 +211,42 @@ for p in "${order[@]}"; do [[ -s $moddir/$p ]] || missing+=("./lib/modules/$kver
 if ((${#missing[@]})); then
   log "extracting ${#missing[@]} modules"
   dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$kdir" "${missing[@]}"
+fi
+
+# --- Containerd initrd (containerd variant; cached apart from the main initrd) -------------------
+# Binaries from Debian's containerd and runc packages plus the shared libraries ldd names for
+# them (libc, libseccomp, the loader; copied from this Debian host, their package versions are
+# part of the key). zstd: the Debian kernel has CONFIG_RD_ZSTD=y; -9 takes the 92 MB of Go
+# binaries to about 29 MB in well under a minute (-19 is minutes for 2 % less).
+build_containerd_layer() {  # build_containerd_layer OUTFILE
+  local out=$1 dir lib
+  dir=$(mktemp -d)
+  dpkg-deb --fsys-tarfile "$ctd_deb" |
+    tar -x -C "$dir" ./usr/bin/containerd ./usr/bin/ctr ./usr/bin/containerd-shim-runc-v2
+  dpkg-deb --fsys-tarfile "$runc_deb" | tar -x -C "$dir" ./usr/sbin/runc
+  for lib in $(ldd "$dir"/usr/bin/* "$dir"/usr/sbin/runc |
+    awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' | sort -u); do
+    mkdir -p "$dir$(dirname "$lib")"
+    cp -L "$lib" "$dir$lib"
+  done
+  [[ -e $dir/lib64/ld-linux-x86-64.so.2 ]] || die "ldd named no loader for containerd"
+  (cd "$dir" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+    zstd -q -9 -T2 >"$out.tmp.$$"
+  mv "$out.tmp.$$" "$out"
+  rm -rf "$dir"
+}
+if [[ -n $containerd_variant ]]; then
+  ctd_deb=$(fetch_deb containerd "$ctd_ver")
+  runc_deb=$(fetch_deb runc "$runc_ver")
+  libs_ver=$(dpkg-query -W -f='${Package}=${Version} ' libc6 libseccomp2 2>/dev/null || true)
+  layer_key=$(printf '%s\n' "containerd=$ctd_ver" "runc=$runc_ver" "$libs_ver" \
+    "$(declare -f build_containerd_layer)" | sha256sum | cut -c1-16)
+  ctd_layer="$CACHE/images/.layers/containerd-$layer_key.cpio.zst"
+  if [[ ! -s $ctd_layer ]]; then
+    log "building the containerd initrd (containerd $ctd_ver, runc $runc_ver)"
+    mkdir -p "$CACHE/images/.layers"
+    build_containerd_layer "$ctd_layer"
+  fi
 fi
 
 # --- Initramfs -----------------------------------------------------------------------------------
@@ -346,12 +413,106 @@ AGENT
   grep -q paddock-agent-boot.sh "$stage/init" || die "cannot hook the agent into /init"
 fi
 
+if [[ -n $containerd_variant ]]; then
+  mkdir -p "$stage/etc/containerd/certs.d" "$stage/var/lib" "$stage/var/log"
+  cat >"$stage/etc/containerd/config.toml" <<'TOML'
+# paddock test node: containerd for `ctr` only (no CRI, no kubelet here). Registry mirrors come
+# from /etc/containerd/certs.d/<ns>/hosts.toml (written from paddock's node configs).
+version = 2
+root = "/var/lib/containerd"
+state = "/run/containerd"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "/run/containerd/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri".registry]
+  config_path = "/etc/containerd/certs.d"
+TOML
+  cat >"$stage/etc/paddock-tmpfs-root.sh" <<'ROOT'
+# Sourced first by /init (containerd variant). The initramfs root is the kernel's rootfs, which
+# pivot_root(2) cannot leave, so runc could not start a container from it: copy the root into a
+# tmpfs and switch_root there (busybox switch_root frees the old root's files), as a disk-booted
+# system's initramfs does with its real root.
+if [ ! -e /.paddock-tmpfs-root ]; then
+  mount -t proc proc /proc
+  echo "PADDOCK-NODE: root to tmpfs uptime=$(cut -d' ' -f1 /proc/uptime)"
+  umount /proc
+  mkdir -p /newroot
+  mount -t tmpfs -o mode=0755,size=90% root /newroot || echo "PADDOCK-NODE: tmpfs root failed"
+  for e in /* /.[!.]*; do
+    case "$e" in /newroot | /proc | /sys | /dev) continue ;; esac
+    [ -e "$e" ] || [ -L "$e" ] && cp -a "$e" /newroot/
+  done
+  mkdir -p /newroot/proc /newroot/sys /newroot/dev
+  : >/newroot/.paddock-tmpfs-root
+  exec switch_root /newroot /init
+fi
+ROOT
+  cat >"$stage/etc/paddock-containerd.sh" <<'CTD'
+# Sourced by /init after DHCP and the agent (containerd variant of the test image).
+export PATH=/bin:/usr/bin:/usr/sbin
+elapsed() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; }
+echo "PADDOCK-NODE: containerd start uptime=$(up)"
+mkdir -p /sys/fs/cgroup /var/lib/containerd /run/containerd
+mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "cannot mount cgroup2"
+containerd --config /etc/containerd/config.toml >/var/log/containerd.log 2>&1 &
+# Wait for the socket before asking: every ctr call is a 23 MB Go program that costs the single
+# TCG vCPU seconds, time containerd itself needs to start.
+i=0
+until [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1; do
+  i=$((i + 1))
+  if [ $i -gt 300 ]; then
+    tail -n 20 /var/log/containerd.log | sed 's/^/PADDOCK-CTR:   /'
+    fail "containerd did not answer within 60 s"
+  fi
+  sleep 0.2
+done
+echo "PADDOCK-NODE: containerd ready uptime=$(up)"
+for h in /etc/containerd/certs.d/*/hosts.toml; do
+  [ -f "$h" ] || continue
+  ns=${h%/hosts.toml}
+  echo "PADDOCK-CTR: hosts ${ns##*/} $(grep -v '^[[:space:]]*$' "$h" | tr '\n' ' ' | tr -s ' ')"
+done
+ctr_image=""
+for w in $(cat /proc/cmdline); do case "$w" in paddock.ctr.image=*) ctr_image=${w#*=} ;; esac; done
+if [ -n "$ctr_image" ]; then
+  t=$(up)
+  if ! timeout 240 ctr image pull --hosts-dir /etc/containerd/certs.d "$ctr_image" \
+    >/run/ctr-pull.log 2>&1; then
+    tr -d '\033' </run/ctr-pull.log | tail -n 15 | sed 's/^/PADDOCK-CTR:   /'
+    fail "ctr image pull $ctr_image"
+  fi
+  echo "PADDOCK-CTR: pulled $ctr_image seconds=$(elapsed "$t")"
+  t=$(up)
+  timeout 120 ctr run --rm "$ctr_image" paddock-e2e </dev/null >/run/ctr-run.log 2>&1
+  rc=$?
+  sed 's/^/PADDOCK-CTR: out /' /run/ctr-run.log
+  echo "PADDOCK-CTR: run exit=$rc seconds=$(elapsed "$t")"
+  if [ $rc -ne 0 ]; then
+    tail -n 20 /var/log/containerd.log | sed 's/^/PADDOCK-CTR:   /'
+    fail "ctr run $ctr_image exited $rc"
+  fi
+fi
+CTD
+  # The tmpfs switch first (right after PATH), containerd after the agent, before the report.
+  awk '$0 == "export PATH=/bin" && !a { print; print ". /etc/paddock-tmpfs-root.sh"; a = 1; next }
+    !b && $0 == "uptime=$(up)" { print "[ -f /etc/paddock-containerd.sh ] && . /etc/paddock-containerd.sh"; b = 1 }
+    { print }' "$stage/init" >"$stage/init.new"
+  mv "$stage/init.new" "$stage/init"
+  chmod 755 "$stage/init"
+  grep -q paddock-tmpfs-root.sh "$stage/init" && grep -q paddock-containerd.sh "$stage/init" ||
+    die "cannot hook containerd into /init"
+fi
+
 tmp="$CACHE/images/.built/.tmp-$key-$$"
 rm -rf "$tmp"
 mkdir -p "$tmp"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
   gzip -9n >"$tmp/initrd.cpio.gz"
 cp "$vmlinuz" "$tmp/vmlinuz"
+[[ -z $containerd_variant ]] || cp "$ctd_layer" "$tmp/containerd.cpio.zst"
 cat >"$tmp/image.env" <<EOF
 kernel_package=$kpkg
 kernel_package_version=$kver_pkg
@@ -360,6 +521,9 @@ busybox_version=$bb_ver
 modules="${order[*]##*/}"
 key=$key
 EOF
+[[ -z $containerd_variant ]] ||
+  printf 'containerd_version=%s\nrunc_version=%s\ncontainerd_initrd=containerd.cpio.zst\n' \
+    "$ctd_ver" "$runc_ver" >>"$tmp/image.env"
 rm -rf "$built"
 mv "$tmp" "$built"
 install_out

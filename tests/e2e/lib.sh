@@ -32,6 +32,7 @@ E2E_NAMESPACES=()      # every namespace we created
 declare -A E2E_GUEST_PID=() E2E_GUEST_MAC=() E2E_GUEST_FW=() E2E_GUEST_T0=()
 E2E_GUESTS=()
 E2E_SERVER=""          # paddock | standin
+E2E_QEMU_EXTRA=()      # extra QEMU arguments for every guest (e.g. -device virtio-rng-pci)
 E2E_PADDOCK_CONFIG=""
 
 e2e_log() { printf '[e2e %6.1fs] %s\n' "$(e2e_now_rel)" "$*" >&2; }
@@ -328,7 +329,7 @@ e2e_qemu_start() {
     -name "$name" -accel tcg -m "$mem" -smp 1 -nographic -no-reboot \
     -uuid "$(cat /proc/sys/kernel/random/uuid)" "${fwargs[@]}" \
     -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "$dev" \
-    </dev/null >"$fifo" 2>"$E2E_DIR/logs/$name.qemu.log" &
+    "${E2E_QEMU_EXTRA[@]}" </dev/null >"$fifo" 2>"$E2E_DIR/logs/$name.qemu.log" &
   E2E_GUEST_PID[$name]=$!
   e2e_track $!
   E2E_GUEST_MAC[$name]=$mac
