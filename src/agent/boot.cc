@@ -185,6 +185,9 @@ int RunBoot(const BootOptions& opts) {
     if (p.is_string()) globs.push_back(p.get<std::string>());
   }
   std::string last_sha;
+  // `phase` "state_saved_shutdown" is always reported (with "unchanged": true when the last
+  // upload already holds everything), so the timeline shows that the agent got to run its
+  // shutdown save; the other phases are reported only when something was uploaded.
   auto save_state = [&](const char* phase) {
     if (globs.empty()) return;
     int64_t ts = SteadyMicros();
@@ -195,7 +198,12 @@ int RunBoot(const BootOptions& opts) {
       return;
     }
     std::string sha = Sha256::HexDigest(*archive);
-    if (sha == last_sha) return;  // unchanged since the last upload
+    if (sha == last_sha) {  // unchanged since the last upload
+      if (std::string_view(phase) == "state_saved_shutdown") {
+        reporter.Phase(Phase(phase, true, ts, {{"unchanged", true}, {"sha256", sha}}));
+      }
+      return;
+    }
     auto st = api.PutState(*archive);
     if (st) last_sha = sha;
     Json detail = {{"bytes", archive->size()}, {"sha256", sha}};
@@ -233,8 +241,12 @@ int RunBoot(const BootOptions& opts) {
     std::signal(SIGINT, OnSignal);
     while (!g_stop) {
       for (int i = 0; i < opts.watch_seconds && !g_stop; ++i) sleep(1);
-      save_state(g_stop ? "state_saved_shutdown" : "state_saved");
+      if (!g_stop) save_state("state_saved");
     }
+    // Always after the loop: a signal that arrives while an interval upload runs ends the loop
+    // with that (older) archive as the last one sent, so the shutdown archive is built here,
+    // after the signal, and holds every change made before it (a no-op when nothing changed).
+    save_state("state_saved_shutdown");
     reporter.Flush();
   }
   return ok ? 0 : 1;

@@ -43,7 +43,9 @@ Result<std::string> ServerApi::Redeem(std::string_view token, const MacAddress& 
   Json body = {{"token", std::string(token)}, {"mac", mac.ToString()}};
   auto r = Call("POST", "/agent/v1/redeem", {{"Content-Type", "application/json"}}, body.dump());
   if (!r) return tl::unexpected(r.error());
-  if (r->status == 403) return PermissionDenied("boot token refused (already used or unknown)");
+  if (r->status == 403) {
+    return PermissionDenied("boot token refused: HTTP 403 (already used, unknown or expired)");
+  }
   if (r->status != 200) return InvalidArgument("redeem: HTTP " + std::to_string(r->status));
   auto j = Json::parse(r->body, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("credential") ||
