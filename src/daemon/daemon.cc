@@ -12,10 +12,12 @@
 #include "daemon/boot_service.h"
 #include "daemon/event_recorder.h"
 #include "daemon/lease_store.h"
+#include "daemon/metrics.h"
 #include "daemon/neighbors.h"
 #include "daemon/options.h"
 #include "daemon/registry_cache.h"
 #include "dhcp/server.h"
+#include "http/responder.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -36,6 +38,9 @@ struct Daemon::Impl {
   std::unique_ptr<BootService> boot;
   std::unique_ptr<AgentService> agent;  // node agent protocol (docs/agent.md)
   std::unique_ptr<RegistryCache> registry;
+  std::unique_ptr<RegistryTimeline> registry_timeline;
+  std::mutex event_counts_mu;
+  std::map<std::string, uint64_t> event_counts;  // stored events by kind, for /metrics
   std::unique_ptr<boost::asio::signal_set> signals;
   std::shared_ptr<spdlog::logger> log = log::Get("paddock");
 
@@ -47,6 +52,7 @@ struct Daemon::Impl {
   }
 
   Status StartServers();
+  void ServeMetrics(std::shared_ptr<http::Responder> responder);
   void StopServers();
   void WaitForSignal();
   void Reload();
@@ -78,12 +84,26 @@ Status Daemon::Impl::StartServers() {
     auto reg = RegistryCache::Open(config.registry);
     if (!reg) return tl::unexpected(reg.error());
     registry = std::move(*reg);
-    registry->Register(router);
+    registry_timeline = std::make_unique<RegistryTimeline>(recorder.get(), resolver);
+    registry->Register(router, registry_timeline.get());
     log->info("registry: pull-through cache at {}/v2/ (cache {})", config.ServerUrl(),
               config.registry.cache_dir);
   }
+  recorder->AddListener([this](const store::StoredEvent& e) {
+    std::string kind = e.event.phase.substr(0, e.event.phase.find('.'));
+    std::lock_guard lock(event_counts_mu);
+    event_counts[kind]++;
+  });
+  router.HandleAsync("GET", "/metrics",
+                     [this](const http::Request&, std::shared_ptr<http::Responder> responder) {
+                       ServeMetrics(std::move(responder));
+                     });
   http = std::make_unique<http::Server>(io, HttpOptionsFrom(config), router);
-  http->SetAccessObserver([this](const http::AccessRecord& r) { boot->OnAccess(r); });
+  http->SetAccessObserver([this](const http::AccessRecord& r) {
+    // Manifest and blob requests become registry.* events instead of http.request.
+    if (registry_timeline && registry_timeline->OnAccess(r)) return;
+    boot->OnAccess(r);
+  });
   if (auto st = http->Start(); !st)
     return MakeError(st.error().code, "http: " + st.error().message);
   log->info("http: serving on {}:{} (assets {})", config.http.address.ToString(), http->port(),
@@ -108,6 +128,30 @@ Status Daemon::Impl::StartServers() {
               config.server.address.ToString());
   }
   return Ok();
+}
+
+void Daemon::Impl::ServeMetrics(std::shared_ptr<http::Responder> responder) {
+  auto snapshot = std::make_shared<MetricsSnapshot>();
+  if (dhcp) snapshot->dhcp = dhcp->GetStats();
+  if (tftp) snapshot->tftp = tftp->GetStats();
+  if (http) snapshot->http = http->stats();
+  {
+    std::lock_guard lock(event_counts_mu);
+    snapshot->events = event_counts;
+  }
+  snapshot->events_dropped = recorder->dropped();
+  auto send = [](std::shared_ptr<http::Responder> r, const MetricsSnapshot& s) {
+    r->Send(http::Response::Text(200, RenderMetrics(s), std::string(kMetricsContentType)));
+  };
+  if (!registry) {
+    send(std::move(responder), *snapshot);
+    return;
+  }
+  // The cache's size comes from SQLite: gather it on a registry worker, not the io thread.
+  registry->Post([this, snapshot, responder, send] {
+    snapshot->registry = registry->Metrics();
+    send(responder, *snapshot);
+  });
 }
 
 void Daemon::Impl::StopServers() {

@@ -412,6 +412,7 @@ size_t BlobStore::EvictToBound() {
     d2.Bind(1, hex).Step();
     total -= size;
     ++evicted;
+    evictions_.fetch_add(1);
   }
   if (evicted > 0) {
     log::Get("registry")->info("blob store: evicted {} entries, {} bytes left", evicted, total);

@@ -23,6 +23,7 @@
 // Threading: every method is thread-safe (one mutex guards the SQLite handle; file I/O runs
 // outside it). All calls block on disk: call them from worker threads, never the I/O thread.
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -156,6 +157,8 @@ class BlobStore {
   size_t EntryCount();
   // Evicts LRU entries until TotalBytes() <= max_bytes. Returns how many were removed.
   size_t EvictToBound();
+  // Entries evicted since Open (for /metrics). Never blocks.
+  uint64_t evictions() const { return evictions_.load(); }
 
   const BlobStoreOptions& options() const { return options_; }
 
@@ -174,6 +177,7 @@ class BlobStore {
   std::mutex mu_;
   sqlite3* db_ = nullptr;
   uint64_t temp_counter_ = 0;
+  std::atomic<uint64_t> evictions_{0};
 };
 
 }  // namespace paddock::registry

@@ -51,10 +51,11 @@ class FileReader final : public BlobReader {
 class FollowingReader final : public BlobReader {
  public:
   using State = BlobFetcher::InFlight::State;
-  FollowingReader(std::shared_ptr<BlobFetcher::InFlight> f, uint64_t size)
-      : f_(std::move(f)), size_(size) {}
+  FollowingReader(std::shared_ptr<BlobFetcher::InFlight> f, uint64_t size, bool joined)
+      : f_(std::move(f)), size_(size), joined_(joined) {}
   uint64_t size() const override { return size_; }
   bool from_cache() const override { return false; }
+  bool joined() const override { return joined_; }
   int file_fd() const override { return -1; }
   Result<size_t> ReadAt(uint64_t offset, uint8_t* buf, size_t len) override {
     if (offset >= size_) return size_t{0};
@@ -79,6 +80,7 @@ class FollowingReader final : public BlobReader {
  private:
   std::shared_ptr<BlobFetcher::InFlight> f_;
   uint64_t size_;
+  bool joined_;
 };
 
 }  // namespace
@@ -96,11 +98,13 @@ Result<std::shared_ptr<BlobReader>> BlobFetcher::Open(const UpstreamConfig& upst
                                                       const std::string& repo,
                                                       const Digest& digest) {
   std::shared_ptr<InFlight> f;
+  bool joined = false;
   {
     std::unique_lock lock(mu_);
     auto it = in_flight_.find(digest);
     if (it != in_flight_.end()) {
       f = it->second;
+      joined = true;
     } else {
       // Not in flight: either published (the fetch thread erases its entry only after the
       // rename, so there is no gap) or absent.
@@ -124,7 +128,7 @@ Result<std::shared_ptr<BlobReader>> BlobFetcher::Open(const UpstreamConfig& upst
   });
   if (f->state == InFlight::State::kFailed) return tl::unexpected(f->error);
   uint64_t size = f->size >= 0 ? static_cast<uint64_t>(f->size) : f->available;
-  return std::shared_ptr<BlobReader>(std::make_shared<FollowingReader>(f, size));
+  return std::shared_ptr<BlobReader>(std::make_shared<FollowingReader>(f, size, joined));
 }
 
 void BlobFetcher::RunFetch(std::shared_ptr<InFlight> f, UpstreamConfig upstream, std::string repo,

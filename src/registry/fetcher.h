@@ -43,6 +43,9 @@ class BlobReader {
   virtual uint64_t size() const = 0;
   // True when the blob was already published when it was opened (a cache hit).
   virtual bool from_cache() const = 0;
+  // True when it joined an upstream fetch another Open had started (neither a hit nor the
+  // request that caused the fetch).
+  virtual bool joined() const { return false; }
   // Reads up to len bytes at offset, blocking until at least one is available. Returns 0 at
   // the end (offset >= size), an Error (kUnavailable) when the fetch failed.
   virtual Result<size_t> ReadAt(uint64_t offset, uint8_t* buf, size_t len) = 0;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "http/conditional.h"
 #include "registry/digest.h"
@@ -160,6 +161,7 @@ void Service::HandleV2(const http::Request& request, std::shared_ptr<http::Respo
   }
   std::string_view rest = path.substr(4);  // after "/v2/"
   std::string ns = Namespace(request);
+  const int64_t started = SteadyMicros();
   // <name> may contain '/', so split at the last API keyword (distribution-spec endpoints).
   if (rest.size() > 10 && rest.substr(rest.size() - 10) == "/tags/list") {
     std::string repo(rest.substr(0, rest.size() - 10));
@@ -171,32 +173,59 @@ void Service::HandleV2(const http::Request& request, std::shared_ptr<http::Respo
   if (m != std::string_view::npos && (b == std::string_view::npos || m > b)) {
     std::string repo(rest.substr(0, m));
     std::string ref(rest.substr(m + 11));
-    Post([this, request, ns, repo, ref, responder] {
-      ServeManifest(request, ns, repo, ref, responder);
+    Post([this, request, ns, repo, ref, responder, started] {
+      ServeManifest(request, ns, repo, ref, responder, started);
     });
     return;
   }
   if (b != std::string_view::npos) {
     std::string repo(rest.substr(0, b));
     std::string digest(rest.substr(b + 7));
-    Post([this, request, ns, repo, digest, responder] {
-      ServeBlob(request, ns, repo, digest, responder);
+    Post([this, request, ns, repo, digest, responder, started] {
+      ServeBlob(request, ns, repo, digest, responder, started);
     });
     return;
   }
   responder->Send(ErrorResponse(404, "NAME_UNKNOWN", "no such endpoint"));
 }
 
+void Service::Report(const http::Request& request, PullRecord::Kind kind, std::string ns,
+                     std::string repo, std::string reference, std::string digest,
+                     std::string outcome, int status, uint64_t size, std::string error,
+                     int64_t started_us) {
+  if (!observer_) return;
+  PullRecord r;
+  r.kind = kind;
+  r.peer_address = request.peer_address;
+  r.peer_port = request.peer_port;
+  r.method = request.method;
+  r.path = request.path;
+  r.ns = ns.empty() ? cache_.router().default_namespace() : std::move(ns);
+  r.repo = std::move(repo);
+  r.reference = std::move(reference);
+  r.digest = std::move(digest);
+  r.outcome = std::move(outcome);
+  r.status = status;
+  r.size = request.IsHead() ? 0 : size;
+  r.error = std::move(error);
+  r.started_us = started_us;
+  observer_(r);
+}
+
 void Service::ServeManifest(const http::Request& request, std::string ns, std::string repo,
-                            std::string reference, std::shared_ptr<http::Responder> responder) {
+                            std::string reference, std::shared_ptr<http::Responder> responder,
+                            int64_t started_us) {
   auto m = cache_.GetManifest(ns, repo, reference);
   if (!m) {
     log::Get("registry")
         ->info("peer={} ns={} repo={} ref={}: {}", request.PeerString(), ns, repo, reference,
                m.error().ToString());
-    responder->Send(FromError(
+    http::Response r = FromError(
         m.error(), "MANIFEST_UNKNOWN",
-        m.error().message.find("name") != std::string::npos ? "NAME_INVALID" : "MANIFEST_INVALID"));
+        m.error().message.find("name") != std::string::npos ? "NAME_INVALID" : "MANIFEST_INVALID");
+    Report(request, PullRecord::Kind::kManifest, ns, repo, reference, "", "error", r.status, 0,
+           m.error().message, started_us);
+    responder->Send(std::move(r));
     return;
   }
   http::Response r;
@@ -206,18 +235,24 @@ void Service::ServeManifest(const http::Request& request, std::string ns, std::s
   r.headers.Set("ETag", "\"" + m->digest.ToString() + "\"");
   r.headers.Set(std::string(kApiVersionHeader), std::string(kApiVersion));
   r.body = std::move(m->bytes);
+  Report(request, PullRecord::Kind::kManifest, ns, repo, reference, m->digest.ToString(),
+         m->stale ? "stale" : (m->from_cache ? "hit" : "miss"), 200, r.body.size(), "", started_us);
   responder->Send(std::move(r));
 }
 
 void Service::ServeBlob(const http::Request& request, std::string ns, std::string repo,
-                        std::string digest_text, std::shared_ptr<http::Responder> responder) {
+                        std::string digest_text, std::shared_ptr<http::Responder> responder,
+                        int64_t started_us) {
   auto reader = cache_.OpenBlob(ns, repo, digest_text);
   if (!reader) {
     log::Get("registry")
         ->info("peer={} ns={} repo={} blob={}: {}", request.PeerString(), ns, repo, digest_text,
                reader.error().ToString());
-    responder->Send(FromError(reader.error(), "BLOB_UNKNOWN",
-                              Digest::Parse(digest_text) ? "NAME_INVALID" : "DIGEST_INVALID"));
+    http::Response r = FromError(reader.error(), "BLOB_UNKNOWN",
+                                 Digest::Parse(digest_text) ? "NAME_INVALID" : "DIGEST_INVALID");
+    Report(request, PullRecord::Kind::kBlob, ns, repo, digest_text, "", "error", r.status, 0,
+           reader.error().message, started_us);
+    responder->Send(std::move(r));
     return;
   }
   std::shared_ptr<BlobReader> blob = std::move(*reader);
@@ -236,6 +271,8 @@ void Service::ServeBlob(const http::Request& request, std::string ns, std::strin
     if (br.kind == http::ByteRange::Kind::kUnsatisfiable) {
       http::Response r = ErrorResponse(416, "BLOB_UNKNOWN", "range not satisfiable");
       r.headers.Set("Content-Range", http::UnsatisfiedContentRange(size));
+      Report(request, PullRecord::Kind::kBlob, ns, repo, digest_text, "", "error", 416, 0,
+             "range not satisfiable", started_us);
       responder->Send(std::move(r));
       return;
     }
@@ -246,12 +283,16 @@ void Service::ServeBlob(const http::Request& request, std::string ns, std::strin
       headers.Set("Content-Range", http::ContentRange(offset, length, size));
     }
   }
+  Report(request, PullRecord::Kind::kBlob, ns, repo, digest_text, "",
+         blob->from_cache() ? "hit" : (blob->joined() ? "inflight" : "miss"), status, length, "",
+         started_us);
 
   if (blob->file_fd() >= 0) {
     // Published: sendfile from the page cache. The FileHandle owns a dup so the reader's
     // descriptor can close independently.
     int fd = ::dup(blob->file_fd());
     if (fd < 0) {
+      // (Reported above as served; the access record shows the 500.)
       responder->Send(ErrorResponse(500, "UNKNOWN", "dup failed"));
       return;
     }

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Black-box test of `paddock`: config errors with file:line: key.path, serving DHCP + HTTP to
 # real clients (busybox udhcpc, curl) in a network namespace, leases surviving kill -9, and
-# SIGHUP reload (a good config is applied, a bad one is rejected and the old one keeps serving).
+# SIGHUP reload (a good config is applied, a bad one is rejected and the old one keeps serving),
+# the image cache (air-gapped import; a pull through a local upstream from a leased client, seen
+# in /metrics and in that machine's timeline).
 set -euo pipefail
 PADDOCK=$1
 [ "$(id -u)" = 0 ] || { echo "needs root (netns)"; exit 77; }
 
 NS=pd-daemon-$$
+NSC=pd-daemon-c-$$  # the client machine: its own namespace, so its requests come from its lease
 WORK=$(mktemp -d /tmp/pd-daemon.XXXXXX)
 PID=""
+REG_PID=""
 cleanup() {
   [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
+  [ -n "$REG_PID" ] && kill -9 "$REG_PID" 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
+  ip netns del "$NSC" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -39,13 +45,18 @@ grep -q "groups\[0\].profile" "$WORK/check.out" || fail "unknown profile error"
 if "$PADDOCK" serve --config "$WORK/bad.yaml" >/dev/null 2>&1; then fail "serve accepted bad config"; fi
 pass "bad config rejected with file:line and key paths"
 
-# --- 2. serve in a namespace: a veth pair, server on one end, clients on the other ---
+# --- 2. serve in a namespace: a veth pair, server on one end, a client namespace on the other ---
 ip netns add "$NS"
+ip netns add "$NSC"
 ip -n "$NS" link set lo up
-ip -n "$NS" link add srv0 type veth peer name cli0
+ip -n "$NSC" link set lo up
+ip -n "$NS" link add srv0 type veth peer name cli0 netns "$NSC"
 ip -n "$NS" addr add 198.18.40.1/24 dev srv0
 ip -n "$NS" link set srv0 up
-ip -n "$NS" link set cli0 up
+CLIENT_MAC=52:54:00:40:00:02
+ip -n "$NSC" link set cli0 address "$CLIENT_MAC"
+ip -n "$NSC" link set cli0 up
+UPORT=5000  # the upstream registry of step 6b, on the server namespace's loopback
 mkdir -p "$WORK/assets"
 head -c 1000000 /dev/urandom >"$WORK/assets/vmlinuz"
 echo initrd >"$WORK/assets/initrd.img"
@@ -73,6 +84,9 @@ profiles:
 groups:
   - name: default
     profile: node
+registry:
+  upstreams:
+    - {name: docker.io, url: "http://127.0.0.1:$UPORT"}
 YAML
 }
 write_config "console=ttyS0 first"
@@ -93,6 +107,7 @@ start() {
 }
 start
 nsc() { ip netns exec "$NS" "$@"; }
+ncl() { ip netns exec "$NSC" "$@"; }
 mac=52-54-00-40-00-01
 nsc curl -sf "http://198.18.40.1:8080/ipxe?mac=$mac&arch=x86_64&platform=pcbios" >"$WORK/script"
 grep -q "first" "$WORK/script" || fail "script lacks profile args"
@@ -109,7 +124,7 @@ printf '#!/bin/sh\n[ "$1" = bound ] && echo "$ip" >%s\nexit 0\n' "$WORK/leased" 
 chmod +x "$WORK/udhcpc.sh"
 lease() {
   rm -f "$WORK/leased"
-  nsc timeout 20 busybox udhcpc -f -q -n -t 5 -T 1 -i cli0 -s "$WORK/udhcpc.sh" >/dev/null 2>&1 || true
+  ncl timeout 20 busybox udhcpc -f -q -n -t 5 -T 1 -i cli0 -s "$WORK/udhcpc.sh" >/dev/null 2>&1 || true
   [ -s "$WORK/leased" ] || fail "udhcpc got no lease"
   cat "$WORK/leased"
 }
@@ -163,6 +178,109 @@ done
 grep -q 'host."http://198.18.40.1:8080"' "$WORK/certs.d/docker.io/hosts.toml" ||
   fail "hosts.toml does not point at paddock"
 pass "registry: imported image pulled through paddock by skopeo; hosts.toml rendered"
+
+# --- 6b. a cold image from an upstream (Debian's docker-registry on the server namespace's
+#         loopback), pulled twice by skopeo from the leased client: /metrics shows the first
+#         pull's misses and upstream bytes, the second's hits and bytes from the cache, and the
+#         client's timeline has registry.manifest / registry.blob events saying the same ---
+cat >"$WORK/upstream.yml" <<YML
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $WORK/upstream-data}}
+http: {addr: 127.0.0.1:$UPORT}
+YML
+nsc docker-registry serve "$WORK/upstream.yml" >>"$WORK/upstream.log" 2>&1 &
+REG_PID=$!
+for _ in $(seq 100); do nsc curl -sf -o /dev/null "http://127.0.0.1:$UPORT/v2/" && break; sleep 0.1; done
+# Tag "fresh": its layers differ from the imported image's (content-addressed: shared layers would hit).
+bash "$HERE/../registry/make_oci_image.sh" "$WORK/fresh" fresh 1
+nsc skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$WORK/fresh:fresh" \
+  "docker://127.0.0.1:$UPORT/test/fresh:v1" || fail "push to the upstream"
+ip -n "$NSC" addr add "$ip2/24" dev cli0
+metric() {  # metric NAME [LABELS]: the sample's value in /metrics (0 when absent)
+  nsc curl -sf http://198.18.40.1:8080/metrics >"$WORK/metrics" || fail "GET /metrics"
+  python3 - "$WORK/metrics" "$1" "${2:-}" <<'PY'
+import sys
+text, name, labels = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+key = name + ("{" + labels + "}" if labels else "")
+for line in text.splitlines():
+    if line.startswith("#"):
+        continue
+    k, v = line.rsplit(" ", 1)
+    if k == key:
+        print(v)
+        break
+else:
+    print(0)
+PY
+}
+IMG='ns="docker.io",repo="test/fresh"'
+grep -q '^# TYPE paddock_registry_blob_hits_total counter$' <(nsc curl -sf http://198.18.40.1:8080/metrics) ||
+  fail "/metrics lacks the registry families"
+fetches0=$(metric paddock_registry_upstream_fetches_total)
+ncl skopeo --insecure-policy copy -q --src-tls-verify=false \
+  docker://198.18.40.1:8080/test/fresh:v1 "oci:$WORK/fresh-out1:v1" || fail "first pull"
+m_miss1=$(metric paddock_registry_manifest_misses_total "$IMG")
+b_miss1=$(metric paddock_registry_blob_misses_total "$IMG")
+b_hit1=$(metric paddock_registry_blob_hits_total "$IMG")
+up1=$(metric paddock_registry_upstream_bytes_total "$IMG")
+fetches1=$(metric paddock_registry_upstream_fetches_total)
+echo "first pull: manifest misses $m_miss1, blob misses $b_miss1, hits $b_hit1, upstream bytes $up1"
+[ "$m_miss1" -ge 1 ] || fail "first pull: no manifest miss"
+[ "$b_miss1" -ge 2 ] || fail "first pull: $b_miss1 blob misses (config + layer expected)"
+[ "$b_hit1" = 0 ] || fail "first pull: $b_hit1 blob hits on a cold cache"
+[ "$up1" -gt 0 ] || fail "first pull: no bytes from the upstream"
+[ $((fetches1 - fetches0)) -ge 2 ] || fail "first pull: upstream fetches $fetches0 -> $fetches1"
+ncl skopeo --insecure-policy copy -q --src-tls-verify=false \
+  docker://198.18.40.1:8080/test/fresh:v1 "oci:$WORK/fresh-out2:v1" || fail "second pull"
+for blob in "$WORK"/fresh/blobs/sha256/*; do
+  cmp -s "$blob" "$WORK/fresh-out2/blobs/sha256/$(basename "$blob")" ||
+    fail "blob $(basename "$blob") differs after the second pull"
+done
+m_miss2=$(metric paddock_registry_manifest_misses_total "$IMG")
+m_hit2=$(metric paddock_registry_manifest_hits_total "$IMG")
+b_hit2=$(metric paddock_registry_blob_hits_total "$IMG")
+cache2=$(metric paddock_registry_cache_bytes_served_total "$IMG")
+up2=$(metric paddock_registry_upstream_bytes_total "$IMG")
+fetches2=$(metric paddock_registry_upstream_fetches_total)
+echo "second pull: manifest hits $m_hit2, blob hits $b_hit2, bytes from cache $cache2"
+[ "$m_miss2" = "$m_miss1" ] || fail "second pull: manifest misses $m_miss1 -> $m_miss2"
+[ "$m_hit2" -ge 1 ] || fail "second pull: no manifest hit"
+[ "$b_hit2" -ge 2 ] || fail "second pull: $b_hit2 blob hits"
+[ "$cache2" -gt 0 ] || fail "second pull: no bytes from the cache"
+[ "$up2" = "$up1" ] && [ "$fetches2" = "$fetches1" ] || fail "second pull went upstream"
+[ "$(metric paddock_dhcp_acks_total)" -ge 1 ] || fail "/metrics: dhcp acks (since the restart)"
+[ "$(metric paddock_http_responses_total 'code="2xx"')" -gt 0 ] || fail "/metrics: http 2xx"
+[ "$(metric paddock_events_total 'kind="registry"')" -ge 4 ] || fail "/metrics: registry events"
+pass "registry: first pull misses ($b_miss1 blobs, $up1 bytes upstream), second hits ($b_hit2 blobs, $cache2 bytes from cache)"
+
+cat >"$WORK/check_tl2.py" <<'PY'
+import json, sys
+ev = json.load(open(sys.argv[1]))
+reg = [e for e in ev if e["phase"].startswith("registry.")]
+assert reg, [e["phase"] for e in ev]
+for e in reg:
+    assert e["detail"]["repo"] == "test/fresh" and e["detail"]["ns"] == "docker.io", e
+manifests = [e["detail"]["outcome"] for e in reg if e["phase"] == "registry.manifest"
+             and e["detail"]["method"] == "GET"]
+blobs = [(e["detail"]["outcome"], e["bytes"]) for e in reg if e["phase"] == "registry.blob"]
+print("manifests", manifests, "blobs", blobs)
+assert "miss" in manifests and "hit" in manifests, manifests
+outcomes = [o for o, _ in blobs]
+assert outcomes.count("miss") >= 2 and outcomes.count("hit") >= 2, blobs
+assert outcomes.index("hit") > outcomes.index("miss"), blobs
+assert all(b > 0 for _, b in blobs), blobs
+assert all(e["ok"] for e in reg), reg
+PY
+# The recorder commits in batches: poll until the last pull's events are in the store.
+for _ in $(seq 40); do
+  "$PADDOCK" timeline --data-dir "$WORK/data" "$CLIENT_MAC" --json >"$WORK/tl2.json" 2>/dev/null &&
+    python3 "$WORK/check_tl2.py" "$WORK/tl2.json" >"$WORK/tl2.out" 2>&1 && break
+  sleep 0.25
+done
+cat "$WORK/tl2.out"
+python3 "$WORK/check_tl2.py" "$WORK/tl2.json" >/dev/null 2>&1 || fail "registry events in the client's timeline"
+pass "registry: the client's pulls are in its timeline (registry.manifest, registry.blob)"
 
 # --- 7. SIGTERM stops cleanly ---
 kill -TERM "$PID"
