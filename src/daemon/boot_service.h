@@ -19,6 +19,15 @@
 //
 // Threading: handlers run on the io thread; SetConfig may be called from any thread (reload)
 // and takes effect for the next request.
+//
+// Cost per /ipxe request (docs/architecture.md, "Performance notes"): SetConfig parses every
+// group's template once and prebuilds the variables shared by the group's machines
+// (render::IpxeRenderer); a request builds only the machine's variables. The boot token is
+// handed to the store at once (store::Store::QueueToken: the agent can redeem it immediately)
+// and written with the machine record and the timeline events in the event recorder's next
+// batch (one fsynced transaction for everything queued meanwhile); the script does not wait
+// for that fsync. A crash in those few milliseconds loses the token (the machine must boot
+// again).
 
 #include <map>
 #include <memory>
@@ -51,17 +60,21 @@ class BootService {
   // `recorder` must outlive the service.
   BootService(EventRecorder* recorder, MacResolver resolver);
 
+  // Prepares the scripts of every group (templates parsed once). A template that does not
+  // parse (config validation rejects it first) makes its group's requests fail with 500.
   void SetConfig(std::shared_ptr<const BootServiceConfig> config);
   void Register(http::Router& router);
   void OnAccess(const http::AccessRecord& record);
 
  private:
+  struct Prepared;  // the config plus what SetConfig derived from it (boot_service.cc)
+  std::shared_ptr<const Prepared> prepared() const;
   std::shared_ptr<const BootServiceConfig> config() const;
 
   EventRecorder* recorder_;
   MacResolver resolver_;
   mutable std::mutex mu_;
-  std::shared_ptr<const BootServiceConfig> config_;
+  std::shared_ptr<const Prepared> prepared_;
 };
 
 }  // namespace paddock::daemon

@@ -1,5 +1,7 @@
 #include "daemon/event_recorder.h"
 
+#include <chrono>
+
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
@@ -39,6 +41,7 @@ EventRecorder::~EventRecorder() {
 
 void EventRecorder::Record(BootEvent event) {
   if (event.time_us == 0) event.time_us = WallMicros();
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (pending_.size() >= kMaxQueued) {
@@ -47,26 +50,37 @@ void EventRecorder::Record(BootEvent event) {
     }
     pending_.push_back(std::move(event));
     ++enqueued_;
+    // The worker takes the whole queue at once: only the first event of a batch wakes it
+    // (a wake per event cost a futex call and a context switch per DHCP message).
+    wake = pending_.size() == 1;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void EventRecorder::UpdateMachine(const MacAddress& mac,
                                   std::function<void(store::MachineRecord&)> update) {
-  Post([this, mac, update = std::move(update)](store::Store& store) {
-    MachineState& state = StateFor(mac);
-    update(state.record);
-    if (auto st = store.UpsertMachine(state.record); !st) {
-      log::Get("store")->error("mac={} cannot store machine: {}", mac.ToString(),
-                               st.error().ToString());
-    }
-  });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_other_.updates.emplace_back(mac, std::move(update));
+    ++enqueued_;
+  }
+  cv_.notify_one();
+}
+
+void EventRecorder::IssueToken(store::BootToken token, std::function<void(const Status&)> durable) {
+  store_->QueueToken(token);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_other_.tokens.emplace_back(std::move(token), std::move(durable));
+    ++enqueued_;
+  }
+  cv_.notify_one();
 }
 
 void EventRecorder::Post(std::function<void(store::Store&)> write) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    pending_writes_.push_back(std::move(write));
+    pending_other_.writes.push_back(std::move(write));
     ++enqueued_;
   }
   cv_.notify_one();
@@ -79,7 +93,10 @@ void EventRecorder::AddListener(std::function<void(const store::StoredEvent&)> l
 void EventRecorder::Flush() {
   std::unique_lock<std::mutex> lock(mu_);
   uint64_t target = enqueued_;
-  flushed_cv_.wait(lock, [&] { return done_ >= target; });
+  ++sync_requests_;
+  cv_.notify_one();
+  flushed_cv_.wait(lock, [&] { return done_ >= target && !unsynced_locked_; });
+  --sync_requests_;
 }
 
 int64_t EventRecorder::CurrentBoot(const MacAddress& mac) {
@@ -91,16 +108,54 @@ int64_t EventRecorder::CurrentBoot(const MacAddress& mac) {
 void EventRecorder::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return stopping_ || !pending_.empty() || !pending_writes_.empty(); });
-    if (pending_.empty() && pending_writes_.empty() && stopping_) return;
-    std::vector<BootEvent> events;
-    std::vector<std::function<void(store::Store&)>> writes;
-    events.swap(pending_);
-    writes.swap(pending_writes_);
+    auto has_work = [&] {
+      return stopping_ || !pending_.empty() || pending_other_.size() > 0 ||
+             (sync_requests_ > 0 && unsynced_);
+    };
+    if (unsynced_) {
+      // Idle with unsynced commits: sync them after kSyncInterval at the latest.
+      cv_.wait_for(lock, std::chrono::microseconds(kSyncIntervalMicros), has_work);
+    } else {
+      cv_.wait(lock, has_work);
+    }
+    if (pending_.empty() && pending_other_.size() == 0) {
+      if (unsynced_) {
+        lock.unlock();
+        if (auto st = store_->Sync(); !st) {
+          log::Get("timeline")->error("cannot sync the timeline: {}", st.error().ToString());
+        }
+        last_sync_us_ = SteadyMicros();
+        lock.lock();
+        unsynced_ = false;
+        unsynced_locked_ = false;
+        flushed_cv_.notify_all();
+      }
+      if (stopping_) return;
+      continue;
+    }
+    // Events alone wait up to kMinBatchMicros after the last commit so that a batch holds many
+    // of them (each commit has a fixed cost); tokens (a script waits), Flush() and shutdown do
+    // not wait.
+    auto urgent = [&] { return stopping_ || sync_requests_ > 0 || !pending_other_.tokens.empty(); };
+    const auto gather_until = std::chrono::steady_clock::time_point(
+        std::chrono::microseconds(last_commit_us_ + kMinBatchMicros));
+    if (!urgent() && std::chrono::steady_clock::now() < gather_until) {
+      cv_.wait_until(lock, gather_until, urgent);
+    }
+    // Group commit: everything queued while the last batch was written goes in this one.
+    Batch batch;
+    batch.events.swap(pending_);
+    std::swap(batch.updates, pending_other_.updates);
+    std::swap(batch.tokens, pending_other_.tokens);
+    std::swap(batch.writes, pending_other_.writes);
+    const bool force_sync = stopping_ || sync_requests_ > 0;
     lock.unlock();
-    Process(events, writes);
+    const size_t n = batch.size();
+    Process(batch, force_sync);
+    last_commit_us_ = SteadyMicros();
     lock.lock();
-    done_ += events.size() + writes.size();
+    unsynced_locked_ = unsynced_;
+    done_ += n;
     flushed_cv_.notify_all();
   }
 }
@@ -127,7 +182,13 @@ EventRecorder::MachineState& EventRecorder::StateFor(const MacAddress& mac) {
 void EventRecorder::Assign(store::StoredEvent& stored, MachineState& state) {
   const BootEvent& e = stored.event;
   store::MachineRecord& m = state.record;
-  nlohmann::json detail = nlohmann::json::parse(e.detail, nullptr, false);
+  // Only DHCP and HTTP events carry details that matter here; parsing every event's JSON was
+  // a visible share of the recorder's CPU under load.
+  const bool dhcp_like = e.phase.rfind("dhcp.", 0) == 0 || e.phase.rfind("proxy.", 0) == 0;
+  nlohmann::json detail;
+  if (dhcp_like || e.phase == "http.request") {
+    detail = nlohmann::json::parse(e.detail, nullptr, false);
+  }
   if (!detail.is_object()) detail = nlohmann::json::object();
 
   bool starts_boot = false;
@@ -158,7 +219,7 @@ void EventRecorder::Assign(store::StoredEvent& stored, MachineState& state) {
       field = it->get<std::string>();
     }
   };
-  if (e.phase.rfind("dhcp.", 0) == 0 || e.phase.rfind("proxy.", 0) == 0) {
+  if (dhcp_like) {
     take("uuid", m.uuid);
     take("firmware", m.arch);
     if (e.phase == "dhcp.ack") take("ip", m.last_ip);
@@ -168,33 +229,58 @@ void EventRecorder::Assign(store::StoredEvent& stored, MachineState& state) {
   stored.boot = m.boot_count;
 }
 
-void EventRecorder::Process(std::vector<BootEvent>& events,
-                            std::vector<std::function<void(store::Store&)>>& writes) {
+void EventRecorder::Process(Batch& batch, bool force_sync) {
   auto logger = log::Get("timeline");
+  const bool log_events = logger->should_log(spdlog::level::info);
   std::vector<store::StoredEvent> stored;
-  stored.reserve(events.size());
+  stored.reserve(batch.events.size());
   std::unordered_map<MacAddress, bool> touched;
-  for (BootEvent& e : events) {
+  for (BootEvent& e : batch.events) {
     store::StoredEvent s{0, 0, std::move(e)};
     MachineState& state = StateFor(s.event.mac);
     Assign(s, state);
     touched[s.event.mac] = true;
-    logger->info("mac={} boot={} {}{} bytes={} dur={:.3f}ms {}", s.event.mac.ToString(), s.boot,
-                 s.event.phase, s.event.ok ? "" : " FAILED", s.event.bytes,
-                 s.event.duration_us / 1000.0, s.event.detail);
+    if (log_events) {
+      logger->info("mac={} boot={} {}{} bytes={} dur={:.3f}ms {}", s.event.mac.ToString(), s.boot,
+                   s.event.phase, s.event.ok ? "" : " FAILED", s.event.bytes,
+                   s.event.duration_us / 1000.0, s.event.detail);
+    }
     stored.push_back(std::move(s));
   }
-  if (!stored.empty()) {
-    // Events and the machine records they changed go to disk in one transaction (one fsync).
-    std::vector<store::MachineRecord> records;
-    records.reserve(touched.size());
-    for (auto& [mac, unused] : touched) records.push_back(machines_[mac].record);
-    if (auto st = store_->RecordBatch(stored, records); !st) {
-      logger->error("cannot store {} events: {}", stored.size(), st.error().ToString());
+  // Updates apply after the events they followed (as queued), to the cached records.
+  for (auto& [mac, update] : batch.updates) {
+    update(StateFor(mac).record);
+    touched[mac] = true;
+  }
+  Status token_status = Ok();
+  if (!stored.empty() || !touched.empty() || !batch.tokens.empty()) {
+    // Events, the machine records they changed and new boot tokens go to the store in one
+    // transaction; it is fsynced when a token (its script waits for it) or a Flush() needs it,
+    // or when the last synced commit is kSyncInterval old.
+    store::Store::Batch out;
+    out.events = std::move(stored);
+    out.machines.reserve(touched.size());
+    for (auto& [mac, unused] : touched) out.machines.push_back(machines_[mac].record);
+    // Tokens are already queued in the store (IssueToken); this transaction writes them.
+    const int64_t now = SteadyMicros();
+    out.sync = force_sync || !batch.tokens.empty() || now - last_sync_us_ >= kSyncIntervalMicros;
+    Status st = store_->RecordBatch(out);
+    token_status = st;
+    if (!st) {
+      logger->error("cannot store {} events: {}", out.events.size(), st.error().ToString());
+    } else if (out.sync) {
+      last_sync_us_ = now;
+      unsynced_ = false;
+    } else {
+      unsynced_ = true;
     }
+    stored = std::move(out.events);
+  }
+  for (auto& [token, durable] : batch.tokens) {
+    if (durable) durable(token_status);
   }
   // Writes queued alongside run after the events they followed were stored.
-  for (auto& w : writes) w(*store_);
+  for (auto& w : batch.writes) w(*store_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [mac, unused] : touched) boots_[mac] = machines_[mac].record.boot_count;

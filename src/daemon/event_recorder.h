@@ -9,6 +9,13 @@
 // (vendor class "PXEClient"/"HTTPClient" or user class "iPXE") once boot N has fetched its iPXE
 // script or reported itself booted, or when nothing was heard from it for kBootGapSeconds.
 // The node OS's own DHCP client (no PXE vendor class) never starts a boot.
+//
+// Durability: a batch is committed without fsync (it survives a crash or kill -9 of paddock
+// at once) unless it carries a boot token, a Flush() waits for it, or the last synced commit
+// is kSyncInterval old; an idle recorder syncs what is unsynced after kSyncInterval. So a
+// power loss can cost at most the last kSyncInterval of timeline events, never a token, and
+// the recorder pays one fsync per kSyncInterval instead of one per batch (the DHCP path's
+// leases have their own synced commits: docs/architecture.md, "Performance notes").
 
 #include <atomic>
 #include <condition_variable>
@@ -19,6 +26,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/event.h"
@@ -29,6 +37,9 @@ namespace paddock::daemon {
 class EventRecorder final : public EventSink {
  public:
   static constexpr int64_t kBootGapSeconds = 600;
+  static constexpr int64_t kSyncIntervalMicros = 1000000;
+  // Batches of events alone are at least this far apart (tokens and Flush() do not wait).
+  static constexpr int64_t kMinBatchMicros = 5000;
 
   // `store` must outlive the recorder. Starts the worker thread.
   explicit EventRecorder(store::Store* store);
@@ -43,8 +54,16 @@ class EventRecorder final : public EventSink {
   void Post(std::function<void(store::Store&)> write);
 
   // Queues an update of a machine's record (group, profile, hostname learnt when its script is
-  // rendered); runs on the worker thread against the recorder's cached record. Thread-safe.
+  // rendered); runs on the worker thread against the recorder's cached record, which is stored
+  // in the next batch's transaction (no fsync of its own). Thread-safe.
   void UpdateMachine(const MacAddress& mac, std::function<void(store::MachineRecord&)> update);
+
+  // Issues a boot token: it is handed to the store at once (store::Store::QueueToken: visible to
+  // RedeemToken and FindToken immediately, never blocks on I/O) and written, fsynced, in the
+  // next batch's transaction (group commit). `durable` (may be empty) runs on the worker thread
+  // once that transaction is on disk (Ok) or failed (the error; the store keeps the token
+  // queued for its next write). `durable` must be quick (post and return). Thread-safe.
+  void IssueToken(store::BootToken token, std::function<void(const Status&)> durable);
 
   // Events dropped because the queue was full (the store could not keep up).
   uint64_t dropped() const { return dropped_.load(); }
@@ -66,9 +85,18 @@ class EventRecorder final : public EventSink {
     bool boot_progressed = false;  // this boot fetched its script or reported booted
   };
 
+  using Update = std::pair<MacAddress, std::function<void(store::MachineRecord&)>>;
+  using TokenWrite = std::pair<store::BootToken, std::function<void(const Status&)>>;
+  struct Batch {
+    std::vector<BootEvent> events;
+    std::vector<Update> updates;
+    std::vector<TokenWrite> tokens;
+    std::vector<std::function<void(store::Store&)>> writes;
+    size_t size() const { return events.size() + updates.size() + tokens.size() + writes.size(); }
+  };
+
   void Run();
-  void Process(std::vector<BootEvent>& events,
-               std::vector<std::function<void(store::Store&)>>& writes);
+  void Process(Batch& batch, bool force_sync);
   MachineState& StateFor(const MacAddress& mac);
   void Assign(store::StoredEvent& stored, MachineState& state);
 
@@ -76,13 +104,19 @@ class EventRecorder final : public EventSink {
   std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable flushed_cv_;
-  std::vector<BootEvent> pending_;
-  std::vector<std::function<void(store::Store&)>> pending_writes_;
+  std::vector<BootEvent> pending_;  // events apart: only they count against kMaxQueued
+  Batch pending_other_;
   static constexpr size_t kMaxQueued = 200000;
   std::atomic<uint64_t> dropped_{0};
   uint64_t enqueued_ = 0;
   uint64_t done_ = 0;
   bool stopping_ = false;
+  uint64_t sync_requests_ = 0;    // Flush() callers waiting: their batch is synced
+  bool unsynced_locked_ = false;  // unsynced_ as of the last batch, read under mu_
+  // Worker thread only.
+  int64_t last_sync_us_ = 0;
+  int64_t last_commit_us_ = 0;  // SteadyMicros() at the end of the last batch
+  bool unsynced_ = false;
   std::vector<std::function<void(const store::StoredEvent&)>> listeners_;
   // Worker-thread state, plus current boot numbers readable under mu_.
   std::unordered_map<MacAddress, MachineState> machines_;

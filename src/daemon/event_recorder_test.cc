@@ -1,6 +1,9 @@
 #include "daemon/event_recorder.h"
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <optional>
 
 #include <gtest/gtest.h>
 
@@ -81,6 +84,62 @@ TEST_F(EventRecorderTest, BootNumbersContinueAfterRestart) {
   auto m = store_->GetMachine(kMac);
   ASSERT_TRUE(m && m->has_value());
   EXPECT_EQ((*m)->group, "workers");
+}
+
+// A token is stored with the batch it was queued with; its callback runs after it is in the
+// store (so the script that carries it can be sent), and the machine update queued before it
+// is stored in the same batch.
+TEST_F(EventRecorderTest, TokenIsStoredBeforeItsCallbackRuns) {
+  EventRecorder rec(store_.get());
+  std::mutex mu;
+  std::condition_variable cv;
+  int called = 0;
+  bool found_when_called = false;
+  std::string group_when_called;
+  for (int i = 0; i < 20; ++i) {
+    rec.Record(Ev("boot.script", 100 + i));
+    rec.UpdateMachine(kMac, [i](store::MachineRecord& m) { m.group = "g" + std::to_string(i); });
+    const std::string hash = "hash-" + std::to_string(i);
+    rec.IssueToken(store::BootToken{hash, kMac, 1, 100, 200, 0}, [&, hash, i](const Status& st) {
+      // Runs on the worker: the store must already hold the token and the machine update.
+      auto t = store_->FindToken(hash);
+      auto m = store_->GetMachine(kMac);
+      std::lock_guard<std::mutex> lock(mu);
+      EXPECT_TRUE(st) << st.error().ToString();
+      if (i == 19) {
+        found_when_called = t && t->has_value();
+        group_when_called = m && m->has_value() ? (*m)->group : "";
+      }
+      ++called;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return called == 20; });
+  }
+  EXPECT_TRUE(found_when_called);
+  EXPECT_EQ(group_when_called, "g19");
+  rec.Flush();
+  auto events = store_->Timeline(kMac, 0, 100);
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->size(), 20u);
+}
+
+// An issued token can be redeemed before the recorder's batch wrote it (the store writes queued
+// tokens first), and it is in the store once its callback ran.
+TEST_F(EventRecorderTest, IssuedTokenIsRedeemableAtOnce) {
+  EventRecorder rec(store_.get());
+  rec.IssueToken(store::BootToken{"now", kMac, 1, 1, 5000, 0}, nullptr);
+  auto found = store_->FindToken("now");
+  ASSERT_TRUE(found && found->has_value());
+  auto redeemed = store_->RedeemToken("now", 10);
+  ASSERT_TRUE(redeemed) << redeemed.error().ToString();
+  EXPECT_EQ(redeemed->mac, kMac);
+  rec.Flush();
+  auto again = store_->RedeemToken("now", 11);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kPermissionDenied);
 }
 
 }  // namespace

@@ -125,17 +125,31 @@ Result<SqliteStatement> SqliteDb::Prepare(const std::string& sql) {
   return SqliteStatement(db_, stmt);  // the cached one is busy: a private, finalized copy
 }
 
-Status SqliteDb::Transaction(const std::function<Status()>& body) {
-  if (auto s = Exec("BEGIN IMMEDIATE"); !s) return s;
+Status SqliteDb::Transaction(const std::function<Status()>& body, bool sync) {
+  // synchronous is a connection setting read at COMMIT; it cannot change inside a transaction.
+  // In WAL mode a later FULL commit fsyncs the WAL and with it every frame written before.
+  if (!sync) {
+    if (auto s = Exec("PRAGMA synchronous=NORMAL"); !s) return s;
+  }
+  auto restore = [&] {
+    if (!sync) (void)Exec("PRAGMA synchronous=FULL");
+  };
+  if (auto s = Exec("BEGIN IMMEDIATE"); !s) {
+    restore();
+    return s;
+  }
   Status result = body();
   if (!result) {
     (void)Exec("ROLLBACK");
+    restore();
     return result;
   }
   if (auto s = Exec("COMMIT"); !s) {
     (void)Exec("ROLLBACK");
+    restore();
     return s;
   }
+  restore();
   return Ok();
 }
 

@@ -60,8 +60,11 @@ class SqliteDb {
   // Prepared statements are cached by SQL text and reused (preparing costs more than running
   // the small statements the store issues). A statement already in use is prepared afresh.
   Result<SqliteStatement> Prepare(const std::string& sql);
-  // Runs body inside BEGIN IMMEDIATE / COMMIT; rolls back if body fails.
-  Status Transaction(const std::function<Status()>& body);
+  // Runs body inside BEGIN IMMEDIATE / COMMIT; rolls back if body fails. sync = false commits
+  // with synchronous=NORMAL (written to the WAL, not fsynced: survives a crash of the process,
+  // and a power loss once a later synced commit has fsynced the WAL); the connection is back
+  // to synchronous=FULL afterwards.
+  Status Transaction(const std::function<Status()>& body, bool sync = true);
   // Applies migrations[user_version..count) in one transaction each, bumping user_version.
   Status Migrate(const char* const* migrations, size_t count);
 

@@ -87,6 +87,71 @@ class SqliteStore final : public Store {
     });
   }
 
+  Status RecordBatch(const Batch& batch) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Status st = db_->Transaction(
+        [&]() -> Status {
+          if (auto s = AppendEventsLocked(batch.events); !s) return s;
+          for (const MachineRecord& m : batch.machines) {
+            if (auto s = UpsertMachineLocked(m); !s) return s;
+          }
+          for (const BootToken& t : batch.tokens) {
+            if (auto s = PutTokenLocked(t); !s) return s;
+          }
+          return WriteQueuedTokensLocked();
+        },
+        batch.sync);
+    SettleQueuedTokensLocked(st);
+    return st;
+  }
+
+  void QueueToken(const BootToken& token) override {
+    std::lock_guard<std::mutex> lock(queued_mu_);
+    queued_tokens_.push_back(token);
+  }
+
+  // Inside a write transaction (mu_ held): writes the queued tokens. They leave the queue only
+  // when the transaction commits (RequeueOnFailure puts them back otherwise).
+  Status WriteQueuedTokensLocked() {
+    {
+      std::lock_guard<std::mutex> lock(queued_mu_);
+      in_flight_tokens_.swap(queued_tokens_);
+    }
+    if (in_flight_tokens_.empty()) return Ok();
+    auto st = db_->Prepare(
+        "INSERT OR IGNORE INTO boot_tokens(token_hash, mac, boot, created_at, expires_at, "
+        "redeemed_at) VALUES(?,?,?,?,?,?)");
+    if (!st) return tl::unexpected(st.error());
+    for (const BootToken& t : in_flight_tokens_) {
+      st->Reset();
+      st->Bind(1, t.token_hash);
+      st->Bind(2, t.mac.ToString());
+      st->Bind(3, t.boot);
+      st->Bind(4, t.created_at);
+      st->Bind(5, t.expires_at);
+      st->Bind(6, t.redeemed_at);
+      if (auto s = st->RunToCompletion(); !s) return s;
+    }
+    return Ok();
+  }
+
+  // After the transaction that ran WriteQueuedTokensLocked (mu_ held).
+  void SettleQueuedTokensLocked(const Status& committed) {
+    if (in_flight_tokens_.empty()) return;
+    if (!committed) {
+      std::lock_guard<std::mutex> lock(queued_mu_);
+      queued_tokens_.insert(queued_tokens_.begin(), in_flight_tokens_.begin(),
+                            in_flight_tokens_.end());
+    }
+    in_flight_tokens_.clear();
+  }
+
+  Status Sync() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    // A checkpoint fsyncs the WAL before it copies pages (and the database file after).
+    return db_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
+  }
+
   Status UpsertMachineLocked(const MachineRecord& m) {
     auto st = db_->Prepare(
         "INSERT INTO machines(mac, uuid, arch, hostname, serial, grp, profile, last_ip, "
@@ -248,6 +313,10 @@ class SqliteStore final : public Store {
 
   Status PutToken(const BootToken& t) override {
     std::lock_guard<std::mutex> lock(mu_);
+    return PutTokenLocked(t);
+  }
+
+  Status PutTokenLocked(const BootToken& t) {
     auto st = db_->Prepare(
         "INSERT INTO boot_tokens(token_hash, mac, boot, created_at, expires_at, redeemed_at) "
         "VALUES(?,?,?,?,?,?)");
@@ -266,6 +335,8 @@ class SqliteStore final : public Store {
     BootToken token;
     Status failure = Ok();
     Status tx = db_->Transaction([&]() -> Status {
+      // Tokens issued with QueueToken become durable here at the latest.
+      if (auto s = WriteQueuedTokensLocked(); !s) return s;
       auto found = FindTokenLocked(token_hash);
       if (!found) return tl::unexpected(found.error());
       if (!*found) {
@@ -284,6 +355,7 @@ class SqliteStore final : public Store {
       token.redeemed_at = now;
       return up->RunToCompletion();
     });
+    SettleQueuedTokensLocked(tx);
     if (!tx) return tl::unexpected(tx.error());
     if (!failure) return tl::unexpected(failure.error());
     return token;
@@ -291,6 +363,12 @@ class SqliteStore final : public Store {
 
   Result<std::optional<BootToken>> FindToken(const std::string& token_hash) override {
     std::lock_guard<std::mutex> lock(mu_);
+    {
+      std::lock_guard<std::mutex> queued(queued_mu_);
+      for (const BootToken& t : queued_tokens_) {
+        if (t.token_hash == token_hash) return std::optional<BootToken>(t);
+      }
+    }
     return FindTokenLocked(token_hash);
   }
 
@@ -365,6 +443,11 @@ class SqliteStore final : public Store {
 
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
+  // QueueToken's tokens not yet in a transaction; queued_mu_ is never held across I/O, so
+  // QueueToken does not wait for a commit in progress.
+  std::mutex queued_mu_;
+  std::vector<BootToken> queued_tokens_;
+  std::vector<BootToken> in_flight_tokens_;  // in the transaction running now (mu_ held)
 };
 
 }  // namespace

@@ -150,6 +150,79 @@ TEST_F(StoreTest, CommittedWritesSurviveKill9) {
   EXPECT_EQ(events->size(), 1u);
 }
 
+// The recorder's group commit: events, machines and tokens in one transaction; an unsynced
+// batch (sync = false) still survives kill -9 (it is in the WAL), and a duplicate token rolls
+// the whole batch back.
+TEST_F(StoreTest, RecordBatchWritesAllOrNothingAndUnsyncedSurvivesKill9) {
+  { Open(); }
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto s = OpenSqliteStore(path_);
+    if (!s) _exit(2);
+    Store::Batch batch;
+    batch.events = {StoredEvent{0, 1, Event("boot.script", 7)}};
+    MachineRecord m;
+    m.mac = kMac;
+    m.group = "workers";
+    batch.machines = {m};
+    batch.tokens = {BootToken{"t1", kMac, 1, 10, 1000, 0}};
+    batch.sync = false;
+    if (!(*s)->RecordBatch(batch)) _exit(3);
+    kill(getpid(), SIGKILL);
+    _exit(5);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+  auto store = Open();
+  auto events = store->Timeline(kMac, 0, 10);
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->size(), 1u);
+  auto machine = store->GetMachine(kMac);
+  ASSERT_TRUE(machine && machine->has_value());
+  EXPECT_EQ((*machine)->group, "workers");
+  auto token = store->FindToken("t1");
+  ASSERT_TRUE(token && token->has_value());
+
+  // A duplicate token hash: nothing of the batch is written.
+  Store::Batch dup;
+  dup.events = {StoredEvent{0, 1, Event("boot.script", 8)}};
+  dup.tokens = {BootToken{"t2", kMac, 1, 10, 1000, 0}, BootToken{"t1", kMac, 1, 10, 1000, 0}};
+  EXPECT_FALSE(store->RecordBatch(dup));
+  events = store->Timeline(kMac, 0, 10);
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->size(), 1u);
+  auto t2 = store->FindToken("t2");
+  ASSERT_TRUE(t2);
+  EXPECT_FALSE(t2->has_value());
+  EXPECT_TRUE(store->Sync());
+}
+
+// QueueToken: visible at once, written by the next write transaction (here RedeemToken's), and
+// kept queued when that transaction fails.
+TEST_F(StoreTest, QueuedTokenIsVisibleAndWrittenByTheNextTransaction) {
+  auto store = Open();
+  store->QueueToken(BootToken{"q1", kMac, 2, 10, 1000, 0});
+  auto found = store->FindToken("q1");
+  ASSERT_TRUE(found && found->has_value());
+  EXPECT_EQ((*found)->boot, 2);
+  // A failing batch (duplicate explicit token) must not lose the queued one.
+  ASSERT_TRUE(store->PutToken(BootToken{"dup", kMac, 1, 10, 1000, 0}));
+  Store::Batch bad;
+  bad.tokens = {BootToken{"dup", kMac, 1, 10, 1000, 0}};
+  EXPECT_FALSE(store->RecordBatch(bad));
+  auto redeemed = store->RedeemToken("q1", 20);
+  ASSERT_TRUE(redeemed) << redeemed.error().ToString();
+  EXPECT_EQ(redeemed->mac, kMac);
+  // Reopened: the token is on disk, redeemed.
+  store.reset();
+  store = Open();
+  auto again = store->RedeemToken("q1", 30);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kPermissionDenied);
+}
+
 TEST_F(StoreTest, RefusesNewerSchema) {
   { Open(); }
   {

@@ -94,6 +94,21 @@ class Store {
   // the daemon's event recorder does for every batch.
   virtual Status RecordBatch(const std::vector<StoredEvent>& events,
                              const std::vector<MachineRecord>& machines) = 0;
+  // The event recorder's group commit: events, machine records and new boot tokens (PutToken's
+  // rows) in ONE transaction. Fails (and writes nothing) if a token hash exists.
+  struct Batch {
+    std::vector<StoredEvent> events;
+    std::vector<MachineRecord> machines;
+    std::vector<BootToken> tokens;
+    // true: the commit is fsynced (survives power loss) before the call returns, like every
+    // other write. false: it is written but not fsynced (WAL, synchronous=NORMAL): it survives
+    // a crash or kill -9 of paddock, and a power loss once any later synced commit (a lease, a
+    // token, the recorder's periodic sync) has returned.
+    bool sync = true;
+  };
+  virtual Status RecordBatch(const Batch& batch) = 0;
+  // Makes every commit so far survive power loss (after unsynced RecordBatch calls).
+  virtual Status Sync() = 0;
 
   // Leases. SaveLeases upserts all rows (keyed by ip) in one transaction.
   virtual Status SaveLeases(const std::vector<LeaseRow>& leases) = 0;
@@ -103,6 +118,12 @@ class Store {
   // token that was redeemed before is returned with its earlier redeemed_at unchanged and the
   // call fails with kPermissionDenied; an unknown token fails with kNotFound.
   virtual Status PutToken(const BootToken& token) = 0;
+  // Issues a token without waiting for the disk: it is kept in memory (never blocks on I/O,
+  // thread-safe) and written by the next write transaction of this store, whichever it is
+  // (the event recorder's next batch, usually milliseconds later). RedeemToken and FindToken see
+  // it at once: RedeemToken writes the queued tokens first, in its own transaction, so a token
+  // is always durable before it is redeemed. A token whose hash exists is ignored.
+  virtual void QueueToken(const BootToken& token) = 0;
   virtual Result<BootToken> RedeemToken(const std::string& token_hash, int64_t now) = 0;
 
   // The token of `token_hash` without redeeming it (NoCloud seed URLs), nullopt if unknown.
