@@ -79,9 +79,14 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (ec) return error("SO_BROADCAST");
     // A room powering on at once sends a burst of DISCOVERs; the default ~208 KB receive buffer
     // overflowed at 1,000 simulated machines (bench/ storm: RcvbufErrors = retries). 4 MB holds
-    // about 10,000 datagrams. The kernel caps it at net.core.rmem_max; that is fine.
-    l.socket.set_option(boost::asio::socket_base::receive_buffer_size(4 << 20), ec);
-    ec.clear();
+    // about 10,000 datagrams. SO_RCVBUF is capped at net.core.rmem_max (208 KB by default, so
+    // it alone changes nothing on a stock host); SO_RCVBUFFORCE (CAP_NET_ADMIN, which a DHCP
+    // server usually has) is not. Unprivileged, we take what SO_RCVBUF gives.
+    const int rcvbuf = 4 << 20;
+    if (::setsockopt(l.socket.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
+                     sizeof(rcvbuf)) != 0) {
+      ::setsockopt(l.socket.native_handle(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    }
     if (!options.interface.empty()) {
       // SO_BINDTODEVICE: receive only from, and send broadcasts out of, the boot interface.
       if (::setsockopt(l.socket.native_handle(), SOL_SOCKET, SO_BINDTODEVICE,

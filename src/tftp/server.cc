@@ -216,8 +216,12 @@ Status Server::Impl::Start() {
     return st;
   }
   // Boot storms: many RRQs arrive at once; keep them queued rather than dropped.
+  // SO_RCVBUF is capped at net.core.rmem_max (208 KB by default); SO_RCVBUFFORCE is not
+  // (CAP_NET_ADMIN). Unprivileged, we take what SO_RCVBUF gives.
   int rcvbuf = 1 << 20;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(options_.port);
