@@ -566,13 +566,36 @@ http::Response AgentService::NoCloudSeed(const http::Request& req) {
   auto found = store_->FindToken(HashToken(token));
   if (!found) return http::Response::InternalError();
   const int64_t now = WallMicros() / 1000000;
-  if (!*found || (*found)->mac != *mac ||
-      ((*found)->expires_at != 0 && now > (*found)->expires_at)) {
-    log::Get("agent")->warn("mac={} nocloud seed with an unknown or expired token from {}",
-                            mac->ToString(), req.PeerString());
+  const char* refused = nullptr;
+  if (!*found) {
+    refused = "unknown token";
+  } else if ((*found)->mac != *mac) {
+    refused = "token of another machine";
+  } else if ((*found)->expires_at != 0 && now > (*found)->expires_at) {
+    refused = "token expired";
+  }
+  if (refused != nullptr) {
+    log::Get("agent")->warn("mac={} nocloud seed refused ({}) from {}", mac->ToString(), refused,
+                            req.PeerString());
+    Alert(recorder_, *mac, "nocloud.refused",
+          {{"reason", refused}, {"document", doc}, {"peer", req.PeerString()}});
     return http::Response::Forbidden();
   }
-  return Document(*mac, doc);
+  http::Response resp = Document(*mac, doc);
+  // cloud-init's NoCloud retries a missing seed file ten times, a second apart, and gives up on
+  // the datasource without user-data; "no document" is an empty one for the two optional
+  // documents a profile may leave out.
+  if (resp.status == 404 && (doc == "user-data" || doc == "vendor-data")) {
+    resp = http::Response::Text(200, "", "text/plain; charset=utf-8");
+  }
+  BootEvent e;
+  e.mac = *mac;
+  e.phase = "nocloud.fetch";
+  e.ok = resp.status == 200;
+  e.bytes = static_cast<int64_t>(resp.body.size());
+  e.detail = DumpJson({{"document", doc}, {"status", resp.status}, {"peer", req.PeerString()}});
+  recorder_->Record(std::move(e));
+  return resp;
 }
 
 }  // namespace paddock::daemon

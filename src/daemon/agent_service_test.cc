@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -188,7 +189,12 @@ TEST_F(AgentServiceTest, NoCloudSeedChecksButDoesNotConsumeTheBootToken) {
   EXPECT_EQ(Call("GET", base + token + "/meta-data").status, 200);
   EXPECT_EQ(Call("GET", base + "ffff/user-data").status, 403);
   EXPECT_EQ(Call("GET", "/nocloud/52-54-00-aa-bb-02/" + token + "/user-data").status, 403);
+  EXPECT_EQ(Call("GET", base + token + "/network-config").status, 404);
   EXPECT_NE(Redeem(token), "");  // still redeemable once
+  // Each fetch is on the machine's timeline; a refusal is an alert on the MAC it names.
+  auto phases = Phases();
+  EXPECT_EQ(std::count(phases.begin(), phases.end(), "nocloud.fetch"), 3);
+  EXPECT_EQ(std::count(phases.begin(), phases.end(), "nocloud.refused"), 1);
 }
 
 TEST_F(AgentServiceTest, ReportsAndLogsLandInTheTimeline) {
@@ -351,7 +357,10 @@ TEST_F(AgentServiceTest, VendorDataStaysMissingWhenTheRegistryIsOff) {
   std::string token = IssueToken();
   std::string credential = Redeem(token);
   EXPECT_EQ(Call("GET", "/agent/v1/nocloud/vendor-data", {}, credential).status, 404);
-  EXPECT_EQ(Call("GET", "/nocloud/52-54-00-aa-bb-01/" + token + "/vendor-data").status, 404);
+  // The seed route answers an empty document instead: cloud-init retries a 404 ten times.
+  auto seed = Call("GET", "/nocloud/52-54-00-aa-bb-01/" + token + "/vendor-data");
+  EXPECT_EQ(seed.status, 200);
+  EXPECT_EQ(seed.body, "");
 }
 
 TEST_F(AgentServiceTest, AProfilesVendorDataTemplateWinsAndCanIncludeTheHostsFiles) {
