@@ -66,8 +66,12 @@ class BootService {
   void Register(http::Router& router);
   void OnAccess(const http::AccessRecord& record);
 
+ public:
+  // The config plus what SetConfig derived from it (defined in boot_service.cc; named here so
+  // that file's helpers can take it).
+  struct Prepared;
+
  private:
-  struct Prepared;  // the config plus what SetConfig derived from it (boot_service.cc)
   std::shared_ptr<const Prepared> prepared() const;
   std::shared_ptr<const BootServiceConfig> config() const;
 
