@@ -179,7 +179,11 @@ done
 grep -q "Loaded datasource DataSourceNoCloudNet .*$SERVER/nocloud/$MACH/$token/\]\[dsmode=net\]" \
   "$d/cloud-init.log" ||
   fail "cloud-init did not take the seed in net mode: $(grep -m3 "datasource" "$d/cloud-init.log")"
-pass "cloud-init fetched meta-data, user-data and vendor-data from paddock's seed"
+for doc in meta-data user-data vendor-data; do
+  grep -q "timeline: mac=$MAC .* nocloud.fetch .*\"document\":\"$doc\"" "$WORK/paddock.log" ||
+    fail "no nocloud.fetch of $doc on the machine's timeline"
+done
+pass "cloud-init fetched meta-data, user-data and vendor-data from paddock's seed (timeline too)"
 [ "$(cat "$d/hostname-file")" = ci-node-1 ] || fail "/etc/hostname: $(cat "$d/hostname-file")"
 [ "$(cat "$d/hostname-kernel")" = ci-node-1 ] || fail "hostname: $(cat "$d/hostname-kernel")"
 [ "$(hostname)" != ci-node-1 ] || fail "the host's hostname changed"
@@ -207,8 +211,10 @@ grep -q "Read from $SERVER/nocloud/$MACH/$bad/[a-z-]* (200" "$d/cloud-init.log" 
   fail "cloud-init read a document with the wrong token"
 grep -q "GET /nocloud/$MACH/$bad/meta-data 403" "$WORK/paddock.log" ||
   fail "paddock did not answer 403"
-grep -q "mac=$MAC nocloud seed with an unknown or expired token" "$WORK/paddock.log" ||
+grep -q "mac=$MAC nocloud seed refused (unknown token)" "$WORK/paddock.log" ||
   fail "paddock did not warn about the wrong token"
+grep -q "timeline: mac=$MAC .* nocloud.refused FAILED .*\"reason\":\"unknown token\"" \
+  "$WORK/paddock.log" || fail "no nocloud.refused alert on the machine's timeline"
 grep -q "GET /nocloud/$MACH/$bad/[a-z-]* 200" "$WORK/paddock.log" && fail "paddock served a doc"
 [ "$(cat "$d/hostname-file")" = before-cloud-init ] ||
   fail "hostname changed: $(cat "$d/hostname-file")"
