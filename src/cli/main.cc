@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
   auto* reg_hosts =
       reg->add_subcommand("hosts", "Write containerd hosts.toml files pointing at paddock");
   reg_hosts->add_option("--dir", hosts_dir, "certs.d directory")->required();
-  reg_hosts->add_option("namespaces", namespaces, "Registries (default: the common ones)");
+  reg_hosts->add_option("namespaces", namespaces,
+                        "Registries (default: registry.nodes.namespaces)");
 
   auto* state = app.add_subcommand("state", "Saved node state (agent persist paths)");
   state->require_subcommand(1);

@@ -65,8 +65,9 @@ int RegistryImport(const config::Config& config, const std::string& path,
 
 int RegistryHosts(const config::Config& config, const std::string& dir,
                   std::vector<std::string> namespaces) {
-  if (namespaces.empty()) namespaces = {"docker.io", "ghcr.io", "quay.io", "registry.k8s.io"};
-  auto files = registry::RenderContainerdHosts(namespaces, {config.ServerUrl(), true, false}, dir);
+  if (namespaces.empty()) namespaces = config.registry.node_namespaces;
+  auto files = registry::RenderContainerdHosts(
+      namespaces, {config.ServerUrl(), config.registry.node_fallback_to_upstream, false}, dir);
   for (const auto& f : files) {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(f.path).parent_path(), ec);

@@ -1085,7 +1085,7 @@ void ParseRegistry(Parser& p, const MapView::Entry& section, Config& config) {
   p.Remember("registry", section.key_node);
   MapView m(p, section.value, "registry",
             {"enabled", "cache_dir", "max_size", "tag_ttl", "default_namespace", "allow_unlisted",
-             "proxy", "connect_timeout", "stall_timeout", "upstreams"});
+             "proxy", "connect_timeout", "stall_timeout", "upstreams", "nodes"});
   if (!m.ok()) return;
   for (const auto& e : m.entries()) {
     const std::string path = m.Path(e.key);
@@ -1113,6 +1113,27 @@ void ParseRegistry(Parser& p, const MapView::Entry& section, Config& config) {
       if (auto v = p.Duration(e, path)) r.connect_timeout = *v;
     } else if (e.key == "stall_timeout") {
       if (auto v = p.Duration(e, path)) r.stall_timeout = *v;
+    } else if (e.key == "nodes") {
+      p.Remember(path, e.key_node);
+      MapView n(p, e.value, path, {"namespaces", "fallback_to_upstream"});
+      if (!n.ok()) continue;
+      for (const auto& f : n.entries()) {
+        const std::string key_path = n.Path(f.key);
+        if (f.key == "namespaces") {
+          if (auto v = p.StringList(f, key_path)) {
+            for (const std::string& ns : *v) {
+              // A namespace becomes a directory name under certs.d: a host[:port], no paths.
+              if (ns.empty() || ns.find_first_of("/\\ \t") != std::string::npos || ns == "." ||
+                  ns == ".." || ns == "_default") {
+                p.Error(f.value, key_path, "not a registry host name: " + Quote(ns));
+              }
+            }
+            r.node_namespaces = *v;
+          }
+        } else if (f.key == "fallback_to_upstream") {
+          if (auto v = p.Bool(f, key_path)) r.node_fallback_to_upstream = *v;
+        }
+      }
     } else if (e.key == "upstreams") {
       p.Remember(path, e.key_node);
       if (e.value.IsNull()) continue;

@@ -107,6 +107,10 @@ struct RegistryConfig {
   std::chrono::seconds connect_timeout{10};
   std::chrono::seconds stall_timeout{30};
   std::vector<RegistryUpstream> upstreams;
+  // What the node configs paddock renders point containerd at (docs/registry.md "Nodes"):
+  // one /etc/containerd/certs.d/<ns>/hosts.toml per namespace, plus _default.
+  std::vector<std::string> node_namespaces = {"docker.io", "ghcr.io", "quay.io", "registry.k8s.io"};
+  bool node_fallback_to_upstream = true;  // false: nodes never go past the cache
 };
 
 struct Config {

@@ -527,6 +527,27 @@ TEST(ConfigRegistry, DefaultsAndKeys) {
   EXPECT_FALSE(c.registry.allow_unlisted);
   ASSERT_EQ(c.registry.upstreams.size(), 1u);
   EXPECT_EQ(c.registry.upstreams[0].password_file, "/etc/paddock/pw");
+  EXPECT_EQ(c.registry.node_namespaces.size(), 4u);
+  EXPECT_TRUE(c.registry.node_fallback_to_upstream);
+
+  Config n = MustParse(std::string(kMinimal) +
+                       "registry:\n"
+                       "  nodes:\n"
+                       "    namespaces: [docker.io, 'registry.lab:5000']\n"
+                       "    fallback_to_upstream: false\n");
+  EXPECT_EQ(n.registry.node_namespaces,
+            (std::vector<std::string>{"docker.io", "registry.lab:5000"}));
+  EXPECT_FALSE(n.registry.node_fallback_to_upstream);
+}
+
+TEST(ConfigRegistry, NodeNamespacesMustBeHostNames) {
+  auto errors = Errors(std::string(kMinimal) +
+                       "registry:\n"
+                       "  nodes:\n"
+                       "    namespaces: [docker.io, '../etc']\n"
+                       "    fallback: true\n");
+  EXPECT_THAT(errors, ElementsAre(HasSubstr("registry.nodes.namespaces: not a registry host name"),
+                                  HasSubstr("registry.nodes.fallback: unknown key")));
 }
 
 TEST(ConfigRegistry, ErrorsHavePaths) {

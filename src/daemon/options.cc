@@ -77,10 +77,6 @@ std::map<std::string, std::string> PinnedBootFiles(const config::Config& c) {
 
 std::string DatabasePath(const config::Config& c) { return c.server.data_dir + "/paddock.db"; }
 
-std::vector<std::string> DefaultNodeRegistryNamespaces() {
-  return {"docker.io", "ghcr.io", "quay.io", "registry.k8s.io"};
-}
-
 std::string RegistryMirrorUrl(const config::Config& c) {
   if (!c.registry.enabled) return "";
   // The daemon registers /v2/ on the boot HTTP server (daemon.cc), so nodes reach the cache at
@@ -93,8 +89,8 @@ std::vector<registry::RenderedFile> ContainerdHostsFiles(const config::Config& c
   if (mirror.empty()) return {};
   registry::HostsTomlOptions options;
   options.mirror_url = mirror;
-  options.fallback_to_upstream = true;
-  return registry::RenderContainerdHosts(DefaultNodeRegistryNamespaces(), options);
+  options.fallback_to_upstream = c.registry.node_fallback_to_upstream;
+  return registry::RenderContainerdHosts(c.registry.node_namespaces, options);
 }
 
 }  // namespace paddock::daemon

@@ -26,10 +26,6 @@ BootServiceConfig BootServiceConfigFrom(const config::Config& config);
 // operator named them, so TFTP and /tftp/ serve exactly these names from their targets.
 std::map<std::string, std::string> PinnedBootFiles(const config::Config& config);
 
-// The registry namespaces whose hosts.toml node configs get (plus "_default", which catches
-// every other registry). The config has no key for this yet; see docs/registry.md "Nodes".
-std::vector<std::string> DefaultNodeRegistryNamespaces();
-
 // The URL nodes reach paddock's registry cache at: it is served by the boot HTTP server under
 // /v2/, so this is the server URL ("http://<server.address>:<http.port>"); "" when
 // registry.enabled is false.
