@@ -177,9 +177,12 @@ fetched() {  # fetched DIGEST -> paddock's "blob fetched" lines for it
 }
 # paddock's /metrics (Prometheus text), once the daemon serves it: the sum of NAME's samples
 # whose labels contain SUBSTRING; "" when this paddock has no /metrics.
-metrics_snapshot() {  # metrics_snapshot FILE
-  nsx curl -s -f --max-time 5 -o "$1" "$mirror/metrics" && grep -q '^paddock_registry_' "$1" ||
-    rm -f "$1"
+metrics_snapshot() {  # metrics_snapshot FILE: 1 (and no FILE) without registry metrics
+  if nsx curl -s -f --max-time 5 -o "$1" "$mirror/metrics" && grep -q '^paddock_registry_' "$1"; then
+    return 0
+  fi
+  rm -f "$1"
+  return 1
 }
 metric() {  # metric FILE NAME [SUBSTRING]
   [[ -s $1 ]] || return 0
@@ -270,6 +273,34 @@ e2e_log "machine 2: pulled in $(ctr_time node2 pulled) s from the cache alone (u
 
 e2e_check_timeline node1 node.booted || e2e_die "machine 1 timeline incomplete"
 e2e_check_timeline node2 node.booted || e2e_die "machine 2 timeline incomplete"
+# Each machine's pulls in its own timeline (paddock maps the client address to the MAC through
+# its leases): machine 1's blobs came from the upstream, machine 2's from the cache, and its tag
+# was served stale.
+timeline_pulls() {  # timeline_pulls NAME -> "blob:<outcomes> manifest:<outcomes>" (sorted)
+  python3 - "$(e2e_timeline_json "$1")" "$IMAGE_REPO" <<'PY2'
+import json, sys
+events, repo = json.load(open(sys.argv[1])), sys.argv[2]
+out = {"registry.blob": [], "registry.manifest": []}
+for e in events:
+    if e.get("phase") in out:
+        d = e.get("detail") or {}
+        d = json.loads(d) if isinstance(d, str) else d
+        # Blobs: the GETs. Manifests: any method (containerd resolves the tag with HEAD).
+        if d.get("repo") == repo and (e["phase"] == "registry.manifest" or d.get("method") == "GET"):
+            out[e["phase"]].append(d.get("outcome", "?"))
+print("blob:" + ",".join(sorted(out["registry.blob"])),
+      "manifest:" + ",".join(sorted(set(out["registry.manifest"]))))
+PY2
+}
+if [[ -s ${m1:-} ]]; then  # the same daemon version brought /metrics and the pull events
+  pulls1=$(timeline_pulls node1)
+  pulls2=$(timeline_pulls node2)
+  e2e_log "timeline pulls: node1 $pulls1; node2 $pulls2"
+  [[ $pulls1 =~ ^blob:(miss|inflight),(miss|inflight)\  ]] ||
+    e2e_die "machine 1's timeline: want its 2 blob GETs fetched from the upstream ($pulls1)"
+  [[ $pulls2 == "blob:hit,hit manifest:"*stale* ]] ||
+    e2e_die "machine 2's timeline: want 2 blob hits and a stale tag ($pulls2)"
+fi
 e2e_report
 for name in node1 node2; do
   e2e_log "$name: pull $(ctr_time "$name" pulled) s, run $(ctr_time "$name" 'run exit=0') s;" \
