@@ -10,18 +10,113 @@
 namespace paddock::daemon {
 namespace {
 
+// The top-level fields of an event's detail that the recorder reads. Producers write flat
+// objects (dhcp/responder.cc, http): they are scanned in place instead of parsed into an
+// nlohmann tree, which cost a large share of the recorder's CPU per DHCP event.
+struct DetailFields {
+  std::string vendor_class, user_class, uuid, firmware, ip, path;
+  bool ipxe = false;
+};
+
+// Scans a flat JSON object of string, boolean and number values into `f`. Returns false when
+// the text is anything else (nested values, escapes, malformed): the caller parses it then.
+bool ScanFlatDetail(std::string_view s, DetailFields& f) {
+  size_t i = 0;
+  auto ws = [&] {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r')) ++i;
+  };
+  // A string without escapes (a backslash makes the scan give up).
+  auto str = [&](std::string_view& out) {
+    if (i >= s.size() || s[i] != '"') return false;
+    size_t end = s.find_first_of("\"\\", i + 1);
+    if (end == std::string_view::npos || s[end] != '"') return false;
+    out = s.substr(i + 1, end - i - 1);
+    i = end + 1;
+    return true;
+  };
+  ws();
+  if (i >= s.size() || s[i++] != '{') return false;
+  ws();
+  if (i < s.size() && s[i] == '}') return ++i, true;
+  while (true) {
+    std::string_view key;
+    ws();
+    if (!str(key)) return false;
+    ws();
+    if (i >= s.size() || s[i++] != ':') return false;
+    ws();
+    if (i >= s.size()) return false;
+    if (s[i] == '"') {
+      std::string_view v;
+      if (!str(v)) return false;
+      if (key == "vendor_class")
+        f.vendor_class = v;
+      else if (key == "user_class")
+        f.user_class = v;
+      else if (key == "uuid")
+        f.uuid = v;
+      else if (key == "firmware")
+        f.firmware = v;
+      else if (key == "ip")
+        f.ip = v;
+      else if (key == "path")
+        f.path = v;
+    } else if (s.compare(i, 4, "true") == 0) {
+      i += 4;
+      if (key == "ipxe") f.ipxe = true;
+    } else if (s.compare(i, 5, "false") == 0) {
+      i += 5;
+    } else if (s.compare(i, 4, "null") == 0) {
+      i += 4;
+    } else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+      while (i < s.size() && (s[i] == '-' || s[i] == '+' || s[i] == '.' || s[i] == 'e' ||
+                              s[i] == 'E' || (s[i] >= '0' && s[i] <= '9'))) {
+        ++i;
+      }
+    } else {
+      return false;  // object or array value
+    }
+    ws();
+    if (i >= s.size()) return false;
+    if (s[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (s[i++] != '}') return false;
+    ws();
+    return i == s.size();
+  }
+}
+
+// The same fields through a full JSON parse (details the scan does not handle).
+DetailFields ParseDetail(const std::string& text) {
+  DetailFields f;
+  if (ScanFlatDetail(text, f)) return f;
+  f = DetailFields();
+  nlohmann::json detail = nlohmann::json::parse(text, nullptr, false);
+  if (!detail.is_object()) return f;
+  auto take = [&](const char* key, std::string& field) {
+    auto it = detail.find(key);
+    if (it != detail.end() && it->is_string()) field = it->get<std::string>();
+  };
+  take("vendor_class", f.vendor_class);
+  take("user_class", f.user_class);
+  take("uuid", f.uuid);
+  take("firmware", f.firmware);
+  take("ip", f.ip);
+  take("path", f.path);
+  auto ipxe = detail.find("ipxe");
+  f.ipxe = ipxe != detail.end() && ipxe->is_boolean() && ipxe->get<bool>();
+  return f;
+}
+
 // Whether a DHCP event came from boot firmware (PXE ROM, UEFI PXE, HTTP Boot or iPXE) rather
 // than from the booted OS's own DHCP client.
-bool FromBootFirmware(const nlohmann::json& detail) {
-  auto str = [&](const char* key) -> std::string {
-    auto it = detail.find(key);
-    return it != detail.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  std::string vendor = str("vendor_class");
+bool FromBootFirmware(const DetailFields& detail) {
+  const std::string& vendor = detail.vendor_class;
   if (vendor.rfind("PXEClient", 0) == 0 || vendor.rfind("HTTPClient", 0) == 0) return true;
-  if (str("user_class") == "iPXE") return true;
-  auto ipxe = detail.find("ipxe");
-  return ipxe != detail.end() && ipxe->is_boolean() && ipxe->get<bool>();
+  if (detail.user_class == "iPXE") return true;
+  return detail.ipxe;
 }
 
 }  // namespace
@@ -106,6 +201,7 @@ int64_t EventRecorder::CurrentBoot(const MacAddress& mac) {
 }
 
 void EventRecorder::Run() {
+  std::vector<BootEvent> spare_events;  // the last batch's emptied vector, reused
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     auto has_work = [&] {
@@ -143,7 +239,10 @@ void EventRecorder::Run() {
       cv_.wait_until(lock, gather_until, urgent);
     }
     // Group commit: everything queued while the last batch was written goes in this one.
+    // The vectors of the last batch come back empty with their capacity (spare_events), so
+    // Record() does not regrow one per batch (reallocations, then frees on this thread).
     Batch batch;
+    batch.events.swap(spare_events);
     batch.events.swap(pending_);
     std::swap(batch.updates, pending_other_.updates);
     std::swap(batch.tokens, pending_other_.tokens);
@@ -153,7 +252,9 @@ void EventRecorder::Run() {
     const size_t n = batch.size();
     Process(batch, force_sync);
     last_commit_us_ = SteadyMicros();
+    batch.events.clear();
     lock.lock();
+    spare_events.swap(batch.events);
     unsynced_locked_ = unsynced_;
     done_ += n;
     flushed_cv_.notify_all();
@@ -185,11 +286,8 @@ void EventRecorder::Assign(store::StoredEvent& stored, MachineState& state) {
   // Only DHCP and HTTP events carry details that matter here; parsing every event's JSON was
   // a visible share of the recorder's CPU under load.
   const bool dhcp_like = e.phase.rfind("dhcp.", 0) == 0 || e.phase.rfind("proxy.", 0) == 0;
-  nlohmann::json detail;
-  if (dhcp_like || e.phase == "http.request") {
-    detail = nlohmann::json::parse(e.detail, nullptr, false);
-  }
-  if (!detail.is_object()) detail = nlohmann::json::object();
+  DetailFields detail;
+  if (dhcp_like || e.phase == "http.request") detail = ParseDetail(e.detail);
 
   bool starts_boot = false;
   if (m.boot_count == 0) {
@@ -205,24 +303,16 @@ void EventRecorder::Assign(store::StoredEvent& stored, MachineState& state) {
     state.boot_progressed = false;
   }
   if (e.phase == "node.booted" || e.phase.rfind("agent.", 0) == 0) state.boot_progressed = true;
-  if (e.phase == "http.request") {
-    auto path = detail.find("path");
-    if (path != detail.end() && path->is_string() && path->get<std::string>() == "/ipxe") {
-      state.boot_progressed = true;
-    }
-  }
+  if (e.phase == "http.request" && detail.path == "/ipxe") state.boot_progressed = true;
 
   // Facts the DHCP exchange tells us.
-  auto take = [&](const char* key, std::string& field) {
-    auto it = detail.find(key);
-    if (it != detail.end() && it->is_string() && !it->get<std::string>().empty()) {
-      field = it->get<std::string>();
-    }
+  auto take = [](const std::string& value, std::string& field) {
+    if (!value.empty() && field != value) field = value;
   };
   if (dhcp_like) {
-    take("uuid", m.uuid);
-    take("firmware", m.arch);
-    if (e.phase == "dhcp.ack") take("ip", m.last_ip);
+    take(detail.uuid, m.uuid);
+    take(detail.firmware, m.arch);
+    if (e.phase == "dhcp.ack") take(detail.ip, m.last_ip);
   }
   if (m.first_seen_us == 0) m.first_seen_us = e.time_us;
   m.last_seen_us = std::max(m.last_seen_us, e.time_us);
@@ -231,7 +321,8 @@ void EventRecorder::Assign(store::StoredEvent& stored, MachineState& state) {
 
 void EventRecorder::Process(Batch& batch, bool force_sync) {
   auto logger = log::Get("timeline");
-  const bool log_events = logger->should_log(spdlog::level::info);
+  const bool log_info = logger->should_log(spdlog::level::info);
+  const bool log_debug = logger->should_log(spdlog::level::debug);
   std::vector<store::StoredEvent> stored;
   stored.reserve(batch.events.size());
   std::unordered_map<MacAddress, bool> touched;
@@ -240,10 +331,15 @@ void EventRecorder::Process(Batch& batch, bool force_sync) {
     MachineState& state = StateFor(s.event.mac);
     Assign(s, state);
     touched[s.event.mac] = true;
-    if (log_events) {
-      logger->info("mac={} boot={} {}{} bytes={} dur={:.3f}ms {}", s.event.mac.ToString(), s.boot,
-                   s.event.phase, s.event.ok ? "" : " FAILED", s.event.bytes,
-                   s.event.duration_us / 1000.0, s.event.detail);
+    // Successful DHCP steps log at debug: four lines per DORA cost more than storing the
+    // events, and `paddock timeline MAC` shows them all. Failures and other phases stay info.
+    const bool quiet = s.event.ok && (s.event.phase.rfind("dhcp.", 0) == 0 ||
+                                      s.event.phase.rfind("proxy.", 0) == 0);
+    if (quiet ? log_debug : log_info) {
+      logger->log(quiet ? spdlog::level::debug : spdlog::level::info,
+                  "mac={} boot={} {}{} bytes={} dur={:.3f}ms {}", s.event.mac.ToString(), s.boot,
+                  s.event.phase, s.event.ok ? "" : " FAILED", s.event.bytes,
+                  s.event.duration_us / 1000.0, s.event.detail);
     }
     stored.push_back(std::move(s));
   }

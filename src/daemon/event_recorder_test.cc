@@ -64,6 +64,32 @@ TEST_F(EventRecorderTest, NumbersBootsByFirmwareDiscoverAfterProgress) {
   EXPECT_EQ(rec.CurrentBoot(kMac), 3);
 }
 
+// Flat details are scanned in place; escapes and nested values fall back to a full parse. Both
+// must read the same facts.
+TEST_F(EventRecorderTest, ReadsFactsFromScannedAndParsedDetails) {
+  EventRecorder rec(store_.get());
+  rec.Record(Ev("dhcp.discover", 100, R"({"arch":7,"ipxe":true,"relayed":false,"xid":"0x1"})"));
+  rec.Record(Ev("http.request", 101, R"({"path":"/ipxe","status":200})"));
+  // ipxe:true marks boot firmware: a new boot after the script was fetched.
+  rec.Record(Ev("dhcp.discover", 102, R"({"ipxe":true,"uuid":"u1","firmware":"efi64"})"));
+  // An escape in a value and a nested object: parsed, not scanned.
+  rec.Record(Ev("dhcp.ack", 103, R"({"ip":"198.18.0.7","uuid":"u\"2","more":{"a":[1,2]}})"));
+  // Malformed: no facts, but still stored.
+  rec.Record(Ev("dhcp.ack", 104, R"({"ip":"198.18.0.8",)"));
+  rec.Flush();
+  auto events = store_->Timeline(kMac, 0, 100);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 5u);
+  std::vector<int64_t> boots;
+  for (const auto& e : *events) boots.push_back(e.boot);
+  EXPECT_EQ(boots, (std::vector<int64_t>{1, 1, 2, 2, 2}));
+  auto m = store_->GetMachine(kMac);
+  ASSERT_TRUE(m && m->has_value());
+  EXPECT_EQ((*m)->uuid, "u\"2");
+  EXPECT_EQ((*m)->arch, "efi64");
+  EXPECT_EQ((*m)->last_ip, "198.18.0.7");
+}
+
 TEST_F(EventRecorderTest, BootNumbersContinueAfterRestart) {
   {
     EventRecorder rec(store_.get());

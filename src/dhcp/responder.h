@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "boot/client.h"
 #include "common/clock.h"
 #include "common/event.h"
 #include "dhcp/lease_pool.h"
@@ -66,6 +67,9 @@ struct Outcome {
 // out; "error" on NAK). Strings are escaped; invalid UTF-8 is replaced.
 std::string EventDetail(const DhcpPacket& request, Ipv4Address ip, const std::string& file,
                         const std::string& error = "");
+// The same, with the request's classification (ClassifyClient) already at hand.
+std::string EventDetail(const DhcpPacket& request, const boot::ClientInfo& client, Ipv4Address ip,
+                        const std::string& file, const std::string& error = "");
 
 // The lease pool configuration for these server options: one range per subnet, in order
 // (Responder relies on that), the server's and routers' addresses excluded.

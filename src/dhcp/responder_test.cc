@@ -1,8 +1,11 @@
 #include "dhcp/responder.h"
 
+#include <cstdio>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "dhcp/pxe.h"
 #include "testutil/pcap.h"
 
 namespace paddock::dhcp {
@@ -333,6 +336,50 @@ TEST(EventDetailTest, EscapesHostileStrings) {
   EXPECT_EQ(j["file"], "a\"b");
   EXPECT_EQ(j["relayed"], false);
   EXPECT_TRUE(j["vendor_class"].get<std::string>().starts_with("PXE\"Client\\\n"));
+}
+
+// EventDetail is written by hand (no nlohmann object per packet): it must be byte for byte what
+// nlohmann::json::dump writes for the same fields (sorted keys, escapes, U+FFFD for bad UTF-8).
+TEST(EventDetailTest, SameTextAsNlohmann) {
+  const std::vector<std::string> texts = {"", "PXEClient:Arch:00007:UNDI:003016", "a\"b\\c",
+                                          std::string("x\x01\ty\xc3\xa9\xff", 7)};
+  int checked = 0;
+  for (const std::string& vendor : texts) {
+    for (const std::string& file : texts) {
+      for (int variant = 0; variant < 4; ++variant) {
+        DhcpPacket p;
+        p.xid = 0x00a1b2c3u + static_cast<uint32_t>(variant);
+        if (!vendor.empty()) p.SetString(opt::kVendorClass, vendor);
+        if (variant & 1) {
+          p.Set(opt::kClientArch, Bytes{0, 7});
+          p.SetString(opt::kUserClass, "iPXE");
+          p.Set(opt::kClientUuid, Bytes{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16});
+          p.giaddr = Ip("198.18.3.1");
+        }
+        const Ipv4Address ip = variant & 2 ? Ip("198.18.100.7") : Ipv4Address();
+        const std::string error = variant == 3 ? file : "";
+        const boot::ClientInfo c = ClassifyClient(p);
+        nlohmann::json j;
+        char xid[16];
+        std::snprintf(xid, sizeof(xid), "0x%08x", p.xid);
+        j["xid"] = xid;
+        if (c.arch) j["arch"] = *c.arch;
+        if (!c.vendor_class.empty()) j["vendor_class"] = c.vendor_class;
+        if (!c.user_class.empty()) j["user_class"] = c.user_class;
+        if (c.uuid) j["uuid"] = *c.uuid;
+        if (!ip.IsZero()) j["ip"] = ip.ToString();
+        if (!file.empty()) j["file"] = file;
+        j["relayed"] = !p.giaddr.IsZero();
+        if (c.is_ipxe) j["ipxe"] = true;
+        if (!error.empty()) j["error"] = error;
+        const std::string expected =
+            j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        EXPECT_EQ(EventDetail(p, ip, file, error), expected) << "variant " << variant;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 64);
 }
 
 TEST(ServerOptionsTest, ValidationListsProblems) {

@@ -34,6 +34,13 @@ std::string RawLabel(ByteSpan data) {
   return "mac=" + MacAddress::FromBytes(data.data() + 28).ToString() + " xid=" + xid;
 }
 
+// The same text as ClientLabel, from what the ACK path keeps of the request.
+std::string Label(const MacAddress& mac, uint32_t xid) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%08x", xid);
+  return "mac=" + mac.ToString() + " xid=" + buf;
+}
+
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
@@ -145,9 +152,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     }
     Arrival arrival{l.port, Ipv4Address(l.from.address().to_v4().to_uint()), l.from.port()};
     Outcome out = responder->Handle(*packet, arrival);
-    const std::string label = ClientLabel(*packet);
+    // The "mac=.. xid=.." label costs two printf calls: built only when something logs it.
+    const bool debug = log->should_log(spdlog::level::debug);
+    const std::string label = debug || out.pool_exhausted ? ClientLabel(*packet) : "";
     for (BootEvent& e : out.events) {
-      log->debug("{} {} {}", label, e.phase, e.detail);
+      if (debug) log->debug("{} {} {}", label, e.phase, e.detail);
       if (events) events->Record(std::move(e));
     }
     if (out.pool_exhausted) {
@@ -157,42 +166,56 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (!out.reply) {
       if (!out.note.empty()) {
         ignored++;
-        log->debug("{} not answered: {}", label, out.note);
+        if (debug) log->debug("{} not answered: {}", label, out.note);
       }
       if (!out.leases_to_save.empty() && writer) writer->Submit(std::move(out.leases_to_save), {});
       return;
     }
     if (out.leases_to_save.empty() || !writer) {
-      Send(l, std::move(*out.reply), label);
+      Send(l, std::move(*out.reply), *packet);
       return;
     }
     // RFC 2131 §4.3.2 leaves durability to the server; we ACK only what survives a crash.
     auto reply = std::make_shared<Response>(std::move(*out.reply));
-    writer->Submit(std::move(out.leases_to_save), [weak = weak_from_this(), &l, reply,
-                                                   label](const Status& s) {
-      auto self = weak.lock();
-      if (!self) return;
-      boost::asio::post(self->io, [weak, &l, reply, label, s] {
-        auto self2 = weak.lock();
-        if (!self2 || !self2->running) return;
-        if (!s) {
-          self2->persist_errors++;
-          self2->log->error("{} lease not saved, ACK withheld: {}", label, s.error().ToString());
-          return;
-        }
-        self2->Send(l, std::move(*reply), label);
-      });
-    });
+    const MacAddress mac = packet->mac();
+    const uint32_t xid = packet->xid;
+    writer->Submit(std::move(out.leases_to_save),
+                   [weak = weak_from_this(), &l, reply, mac, xid](const Status& s) {
+                     auto self = weak.lock();
+                     if (!self) return;
+                     boost::asio::post(self->io, [weak, &l, reply, mac, xid, s] {
+                       auto self2 = weak.lock();
+                       if (!self2 || !self2->running) return;
+                       if (!s) {
+                         self2->persist_errors++;
+                         self2->log->error("{} lease not saved, ACK withheld: {}", Label(mac, xid),
+                                           s.error().ToString());
+                         return;
+                       }
+                       self2->SendLabelled(
+                           l, std::move(*reply), [&] { return Label(mac, xid); },
+                           self2->log->should_log(spdlog::level::debug));
+                     });
+                   });
   }
 
-  void Send(Listener& l, Response r, const std::string& label) {
+  // `packet` is the request answered; its label is formatted only when something is logged.
+  void Send(Listener& l, Response r, const DhcpPacket& packet) {
+    const bool debug = log->should_log(spdlog::level::debug);
+    SendLabelled(
+        l, std::move(r), [&] { return ClientLabel(packet); }, debug);
+  }
+
+  template <typename LabelFn>
+  void SendLabelled(Listener& l, Response r, const LabelFn& label_fn, bool debug) {
     Bytes wire = SerializeDhcpPacket(r.packet, r.max_size);
     boost::system::error_code ec;
     udp::endpoint to(boost::asio::ip::address_v4(r.to.ip.value()), r.to.port);
     l.socket.send_to(boost::asio::buffer(wire), to, 0, ec);
     if (ec) {
       send_errors++;
-      log->warn("{} {} to {}: {}", label, r.event.phase, to.address().to_string(), ec.message());
+      log->warn("{} {} to {}: {}", label_fn(), r.event.phase, to.address().to_string(),
+                ec.message());
       return;
     }
     const std::string& phase = r.event.phase;
@@ -201,8 +224,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (phase == "dhcp.nak") naks++;
     if (phase == "proxy.offer") proxy_offers++;
     if (phase == "proxy.ack") proxy_acks++;
-    log->debug("{} {} -> {}:{} {}", label, phase, to.address().to_string(), to.port(),
-               r.event.detail);
+    if (debug) {
+      log->debug("{} {} -> {}:{} {}", label_fn(), phase, to.address().to_string(), to.port(),
+                 r.event.detail);
+    }
     r.event.bytes = static_cast<int64_t>(wire.size());
     if (events) events->Record(std::move(r.event));
   }

@@ -53,6 +53,14 @@ std::string SqliteStatement::ColumnText(int column) const {
 }
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool read_only) {
+  // SQLite's memory statistics take a global mutex on every allocation (the recorder makes a
+  // few per stored event); nothing reads them. Global, so set once, before SQLite initializes
+  // (later calls fail with SQLITE_MISUSE and change nothing).
+  static const bool kNoMemStatus = [] {
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)kNoMemStatus;
   sqlite3* raw = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;
