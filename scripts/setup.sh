@@ -14,7 +14,7 @@ BUILD_PKGS=(
 TEST_PKGS=(
   qemu-system-x86 ipxe-qemu ipxe ovmf dnsmasq-base busybox-static cpio iproute2 procps
   kea-admin udhcpc isc-dhcp-client atftp tftp-hpa curl tcpdump sqlite3 python3 zstd iptables
-  docker-registry skopeo containerd runc
+  docker-registry skopeo containerd runc tinyproxy
   cloud-init  # agent: tests/integration/agent/compare_cloud_init.sh (reference peer)
   kea-dhcp4-server nginx-light tftpd-hpa wrk python3-matplotlib  # bench/ peers (services stay stopped)
 )

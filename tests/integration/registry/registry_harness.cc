@@ -4,6 +4,7 @@
 //
 //   registry_harness serve  --root DIR [--port-file F] [--upstream NAME=URL[,USER,PASS]]...
 //                           [--default-ns NS] [--tag-ttl S] [--max-bytes N] [--closed]
+//                           [--proxy URL]
 //   registry_harness pull   --root DIR [--upstream ...] IMAGE
 //   registry_harness import --root DIR --target NS/REPO:TAG PATH
 //   registry_harness hosts  --mirror URL --dir CERTS_DIR NS...   (containerd hosts.toml)
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   int64_t tag_ttl = 300;
   uint64_t max_bytes = 0;
   bool closed = false;
+  std::string proxy;
   auto add_common = [&](CLI::App* sub) {
     sub->add_option("--root", root)->required();
     sub->add_option("--upstream", upstreams);
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
     sub->add_option("--tag-ttl", tag_ttl);
     sub->add_option("--max-bytes", max_bytes);
     sub->add_flag("--closed", closed, "only configured upstreams");
+    sub->add_option("--proxy", proxy, "HTTP proxy for the upstream side");
   };
   auto* serve = app.add_subcommand("serve");
   add_common(serve);
@@ -115,7 +118,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  reg::CurlUpstream upstream({});
+  reg::CurlUpstream upstream({.proxy = proxy});
   reg::PullThroughCache cache(**store, upstream,
                               reg::UpstreamRouter(ParseUpstreams(upstreams), default_ns, !closed),
                               reg::CacheOptions{.tag_ttl_seconds = tag_ttl, .clock = nullptr});

@@ -3,6 +3,7 @@
 #   upstream: Debian's docker-registry (distribution 2.8) with its own config and temp storage,
 #             optionally behind upstream_front.py (throttle, token auth, CDN redirects);
 #   client:   skopeo (and curl for header-level checks);
+#   proxy:    Debian's tinyproxy for the upstream side;
 #   images:   built here (busybox rootfs layer, plus a 24 MiB random layer) as OCI layouts and
 #             pushed with skopeo.
 # Usage: registry_test.sh HARNESS SRCDIR
@@ -251,6 +252,43 @@ ncdn=$(tail -n +"$mark" "$work/front.log" | grep -c " cdn$" || true)
 ok "token auth: $ntok token grant, $ncdn blobs via cross-origin redirect, no Authorization leaked"
 stop_paddock
 kill_front
+
+# --- the upstream side through an HTTP proxy (Debian's tinyproxy) ----------------------------
+TPORT=$(free_port)
+cat > "$work/tinyproxy.conf" <<CONF
+Port $TPORT
+Listen 127.0.0.1
+Timeout 60
+LogFile "$work/tinyproxy.log"
+LogLevel Info
+MaxClients 20
+Allow 127.0.0.1
+CONF
+tinyproxy -d -c "$work/tinyproxy.conf" >> "$work/tinyproxy.out" 2>&1 &
+TP_PID=$!
+pids+=("$TP_PID")
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null -x "http://127.0.0.1:$TPORT" "http://127.0.0.1:$UPORT/v2/" && break
+  sleep 0.1
+done
+start_paddock p6 "$work/cache6" --upstream "up.test=http://127.0.0.1:$UPORT" --default-ns up.test \
+  --proxy "http://127.0.0.1:$TPORT"
+P="127.0.0.1:$PPORT"
+skopeo_ copy -q --src-tls-verify=false "docker://$P/test/busybox:v1" "oci:$work/x1:v1" ||
+  fail "pull through the proxy"
+cmp "$work/x1/blobs/sha256/${layer1#sha256:}" "$work/img1/blobs/sha256/${layer1#sha256:}"
+grep -q "GET http://127.0.0.1:$UPORT/v2/test/busybox/blobs/$layer1 " "$work/tinyproxy.log" ||
+  fail "the layer did not go through the proxy"
+stop_paddock
+# With the proxy gone a cold cache cannot reach the upstream: nothing bypasses the proxy.
+kill "$TP_PID"; wait "$TP_PID" 2>/dev/null || true
+start_paddock p7 "$work/cache7" --upstream "up.test=http://127.0.0.1:$UPORT" --default-ns up.test \
+  --proxy "http://127.0.0.1:$TPORT"
+P="127.0.0.1:$PPORT"
+skopeo_ copy -q --retry-times 0 --src-tls-verify=false "docker://$P/test/busybox:v1" \
+  "oci:$work/x2:v1" 2>/dev/null && fail "pulled with the proxy down: the proxy was bypassed"
+stop_paddock
+ok "upstream via HTTP proxy: blobs fetched through tinyproxy; proxy down -> cold pull fails"
 
 # --- air-gapped: import a layout (dir and tar) and warm from an upstream ----------------------
 "$harness" import --root "$work/cache5" --target "airgap.local/imp/busybox:v1" "$work/img1" \
