@@ -15,6 +15,7 @@ TEST_PKGS=(
   qemu-system-x86 ipxe-qemu ipxe ovmf dnsmasq-base busybox-static cpio iproute2 procps
   kea-admin udhcpc isc-dhcp-client atftp tftp-hpa curl tcpdump sqlite3 python3 zstd iptables
   docker-registry skopeo containerd runc tinyproxy
+  openssh-client  # paddock: ssh-keygen makes per-machine SSH host keys (daemon/host_keys.cc)
   cloud-init  # agent: tests/integration/agent/compare_cloud_init.sh (reference peer)
   kea-dhcp4-server nginx-light tftpd-hpa wrk python3-matplotlib  # bench/ peers (services stay stopped)
 )

@@ -196,6 +196,8 @@ Result<int64_t> SaveStateVersion(const std::string& state_dir, const MacAddress&
 AgentService::AgentService(store::Store* store, EventRecorder* recorder,
                            AgentServiceOptions options)
     : store_(store), recorder_(recorder), options_(std::move(options)) {
+  if (!options_.host_key_dir.empty())
+    host_keys_ = std::make_unique<HostKeys>(options_.host_key_dir);
   config_ = std::make_shared<AgentServiceConfig>();
   worker_ = std::thread([this] { Run(); });
 }
@@ -436,6 +438,18 @@ http::Response AgentService::Document(const MacAddress& mac, const std::string& 
       hosts.push_back({{"path", f.path}, {"content", f.content}});
     }
     vars["registry_hosts"] = std::move(hosts);
+    // The machine's SSH host key pair as an ssh_keys mapping, generated on first use: only
+    // for templates that ask for it (generation runs ssh-keygen once per machine).
+    vars["ssh_host_keys"] = "";
+    if (source->find("ssh_host_keys") != std::string::npos && host_keys_) {
+      auto keys = host_keys_->Get(mac);
+      if (!keys) {
+        log::Get("agent")->error("mac={} no SSH host key: {}", mac.ToString(),
+                                 keys.error().ToString());
+        return http::Response::InternalError();
+      }
+      vars["ssh_host_keys"] = SshKeysYaml(*keys);
+    }
     auto rendered = render::RenderTemplate(*source, vars);
     if (!rendered) {
       log::Get("agent")->error("mac={} cannot render {} of profile {}: {}", mac.ToString(), name,

@@ -50,6 +50,7 @@
 
 #include "common/net.h"
 #include "common/result.h"
+#include "daemon/host_keys.h"
 #include "http/request.h"
 #include "http/response.h"
 #include "inventory/inventory.h"
@@ -83,6 +84,9 @@ struct AgentServiceConfig {
 struct AgentServiceOptions {
   std::string state_dir;  // absolute; <data_dir>/state
   int keep_versions = 5;
+  // Per-machine SSH host keys (daemon/host_keys.h), absolute; <data_dir>/hostkeys. "" = none:
+  // the ssh_host_keys template variable is then empty.
+  std::string host_key_dir;
 };
 
 // One saved state version of a machine.
@@ -134,6 +138,7 @@ class AgentService {
   store::Store* store_;
   EventRecorder* recorder_;
   AgentServiceOptions options_;
+  std::unique_ptr<HostKeys> host_keys_;  // null when options_.host_key_dir is empty
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::shared_ptr<const AgentServiceConfig> config_;

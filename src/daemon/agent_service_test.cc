@@ -392,3 +392,40 @@ TEST_F(AgentServiceTest, AProfilesVendorDataTemplateWinsAndCanIncludeTheHostsFil
 
 }  // namespace
 }  // namespace paddock::daemon
+
+namespace paddock::daemon {
+namespace {
+
+TEST_F(AgentServiceTest, TemplatesGetTheMachinesStableSshHostKeys) {
+  auto with_keys = [&] {
+    return std::make_unique<AgentService>(
+        store_.get(), recorder_.get(),
+        AgentServiceOptions{(dir_ / "state").string(), 5, (dir_ / "hostkeys").string()});
+  };
+  service_ = with_keys();
+  service_->SetConfig(ConfigForTest());
+  std::ofstream(dir_ / "user-data.tmpl", std::ios::trunc)
+      << "#cloud-config\nhostname: {{hostname}}\n{{{ssh_host_keys}}}";
+  std::string token = IssueToken();
+  std::string credential = Redeem(token);
+  auto first = Call("GET", "/agent/v1/nocloud/user-data", {}, credential);
+  ASSERT_EQ(first.status, 200) << first.body;
+  agent::UserData ud = agent::ParseUserData(first.body);
+  ASSERT_TRUE(ud.errors.empty()) << first.body;
+  const auto& keys = ud.cloud_config["ssh_keys"];
+  ASSERT_TRUE(keys.is_object()) << first.body;
+  std::string priv = keys["ed25519_private"].get<std::string>();
+  std::string pub = keys["ed25519_public"].get<std::string>();
+  EXPECT_EQ(priv.rfind("-----BEGIN OPENSSH PRIVATE KEY-----\n", 0), 0u) << priv;
+  EXPECT_EQ(pub.rfind("ssh-ed25519 ", 0), 0u) << pub;
+  EXPECT_NE(pub.find("paddock-52-54-00-aa-bb-01"), std::string::npos) << pub;
+  // The same pair from the NoCloud seed, and after a restart of the service (the next boot).
+  auto seed = Call("GET", "/nocloud/52-54-00-aa-bb-01/" + token + "/user-data");
+  EXPECT_EQ(seed.body, first.body);
+  service_ = with_keys();
+  service_->SetConfig(ConfigForTest());
+  EXPECT_EQ(Call("GET", "/agent/v1/nocloud/user-data", {}, credential).body, first.body);
+}
+
+}  // namespace
+}  // namespace paddock::daemon

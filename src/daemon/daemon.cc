@@ -90,7 +90,8 @@ Status Daemon::Impl::StartServers() {
   boot->Register(router);
   agent = std::make_unique<AgentService>(
       store.get(), recorder.get(),
-      AgentServiceOptions{(std::filesystem::path(config.server.data_dir) / "state").string(), 5});
+      AgentServiceOptions{(std::filesystem::path(config.server.data_dir) / "state").string(), 5,
+                          (std::filesystem::path(config.server.data_dir) / "hostkeys").string()});
   agent->SetConfig(AgentServiceConfigFrom(config));
   agent->Register(router);
   if (config.registry.enabled) {
