@@ -13,7 +13,7 @@ DURABILITY = {
     "kea": "memfile: appends each lease to its CSV file, no fsync",
     "dnsmasq": "rewrites its whole lease file and fsyncs it (lease_update_file) after changes",
 }
-SUITES = ["dhcp", "tftp", "http", "render", "storm", "registry", "agent"]
+SUITES = ["dhcp", "tftp", "http", "render", "storm", "registry", "agent", "lab"]
 
 
 def f(x, nd=2):
@@ -342,6 +342,114 @@ def registry_section(L, r, plot, rel):
         L.append("")
 
 
+def lab_plot(r, plot_dir):
+    """Per-phase bars (median, whisker to max) for each server of the lab suite."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    cols = [("paddock (timeline)", x["phases"]) for x in r["runs"]
+            if x.get("phases") and x["server"] == "paddock"]
+    cols += [(f"{x['server']} (serial)", x["serial_phases"]) for x in r["runs"]
+             if x.get("serial_phases")]
+    if not cols:
+        return None
+    os.makedirs(plot_dir, exist_ok=True)
+    names = r["phase_names"]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    w = 0.8 / len(cols)
+    for j, (label, d) in enumerate(cols):
+        med = [d[k].get("median") or 0 for k in names]
+        mx = [d[k].get("max") or 0 for k in names]
+        xs = [i + j * w for i in range(len(names))]
+        ax.bar(xs, med, w, label=f"{label}, median")
+        ax.errorbar(xs, med, yerr=[[0] * len(med), [m - d for m, d in zip(mx, med)]],
+                    fmt="none", ecolor="black", capsize=3, linewidth=1)
+    ax.set_xticks([i + 0.4 - w / 2 for i in range(len(names))])
+    ax.set_xticklabels(names)
+    ax.set_yscale("log")  # the kernel's boot under TCG is 100x the network phases
+    ax.set_ylabel("seconds per machine, log (bar median, whisker max)")
+    ax.set_title(f"QEMU lab: {r['n']} machines booted at once (TCG on "
+                 f"{r['runs'][0].get('machine_cores')} cores)")
+    ax.legend(fontsize=8)
+    p = os.path.join(plot_dir, "lab-phases.png")
+    fig.tight_layout()
+    fig.savefig(p, dpi=90)
+    plt.close(fig)
+    return p
+
+
+def lab_section(L, r, plot, rel):
+    """N QEMU machines PXE-booting at once (bench/lab_suite.py)."""
+    L.append("## Real machines (QEMU lab)")
+    L.append("")
+    ib = r.get("image_bytes", {})
+    L.append(f"{load_line(r)}. `bench/lab_suite.py`: {r['n']} QEMU machine(s) started at "
+             f"the same moment ({r['qemu']}), each on its own tap of a bridge in a private "
+             "namespace, PXE-boot the test node image (`images/build-test-image.sh`: "
+             + ", ".join(f"{k} {v:,} B" for k, v in ib.items())
+             + f"; {r.get('image', '')}), which does DHCP, reports `GET /node/booted` and powers "
+             "off. paddock serves DHCP (full), HTTP and TFTP; its phases come from "
+             "`paddock timeline MAC --json` plus the serial console (timestamped per line) for "
+             "the guest-only steps. The peer, where present, is the e2e stand-in (dnsmasq "
+             "DHCP/TFTP/RA + python http.server): no timeline, so its phases come from the "
+             "serial console alone. No peer targets: this measures paddock under real "
+             "firmware.")
+    L.append("")
+    L.append(f"**Bottleneck: emulation.** {r['bottleneck']}. For paddock's own limits see "
+             "the boot storm above.")
+    L.append("")
+    L.append("| server | N | booted | all booted s | QEMU CPU s/boot | QEMU cores | server CPU "
+             "ms/boot | machine busy cores | saturated |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for x in r["runs"]:
+        if x.get("error"):
+            L.append(f"| {x['server']} | {x['n']} | – | – | – | – | – | – | failed: "
+                     f"{x['error']} |")
+            continue
+        L.append(f"| {x['server']} | {x['n']} | {x['booted']}/{x['n']} | "
+                 f"{f(x['all_booted_seconds'])} | {f(x['qemu_cpu_s_per_boot'])} | "
+                 f"{f(x['qemu_cores'])} | {f(x['server_cpu_ms_per_boot'], 1)} | "
+                 f"{f(x['machine_busy_cores'])} of {x['machine_cores']} | {x['saturated']} |")
+    L.append("")
+    cols = []  # (heading, distributions): paddock's timeline, then every run's serial view
+    for x in r["runs"]:
+        if x.get("phases") and x["server"] == "paddock":
+            cols.append(("paddock (timeline)", x["phases"]))
+    for x in r["runs"]:
+        if x.get("serial_phases"):
+            cols.append((f"{x['server']} (serial)", x["serial_phases"]))
+    if cols:
+        L.append("Phases per machine, seconds, median / max over the N machines. \"timeline\" = "
+                 "paddock's `timeline --json` events for the server-side boundaries (DISCOVER, "
+                 "ACK, request start/end, node.booted) and the serial console for the guest-only "
+                 "ones; \"serial\" = the serial console alone, the only view of the stand-in, "
+                 "also computed for paddock so the two servers compare like for like. In the "
+                 "serial view the DHCP row is iPXE's whole \"Configuring (net0 …)… ok\" line "
+                 "(link-up, DHCP and the IPv6 router advertisement), the iPXE row is from that "
+                 "\"ok\" to the script request, and downloads end when iPXE prints \"ok\".")
+        L.append("")
+        L.append("| phase | " + " | ".join(f"{h} median | max" for h, _ in cols) + " |")
+        L.append("|---|" + "---|---|" * len(cols))
+        for k in r["phase_names"] + ["total"]:
+            label = (r["phase_labels"].get(k, k) if k != "total"
+                     else "**total (QEMU start -> booted)**")
+            L.append(f"| {label} | " + " | ".join(
+                f"{f(d[k].get('median'), 2)} | {f(d[k].get('max'), 2)}" for _, d in cols) + " |")
+        L.append("")
+    pd = next((x for x in r["runs"] if x["server"] == "paddock" and x.get("node_dhcp_s")), None)
+    if pd and pd["node_dhcp_s"].get("count"):
+        nd = pd["node_dhcp_s"]
+        L.append(f"The node's own DHCP after /init (udhcpc; paddock's second DISCOVER -> ACK in "
+                 f"the timeline): median {f(nd['median'], 3)} s, max {f(nd['max'], 3)} s.")
+        L.append("")
+    if plot:
+        L.append(f"![QEMU lab phases]({rel(plot)})")
+        L.append("")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -553,6 +661,15 @@ def main():
                     L.append(f"![{key}]({rel(plot_files[key])})")
                     L.append("")
 
+    r = results.get("lab")
+    if r and r.get("runs"):
+        lab_section(L, r, lab_plot(r, os.path.join(a.results, "plots")), rel)
+    elif r:
+        L.append("## Real machines (QEMU lab)")
+        L.append("")
+        L.append(f"Failed: {r.get('error')}.")
+        L.append("")
+
     for s in ("registry", "agent"):
         r = results.get(s)
         if s == "agent" and r and r.get("status") == "ok":
@@ -592,6 +709,11 @@ def main():
              "writes only into a scratch directory under /var/tmp); Debian's cloud-init runs "
              "inside a throwaway overlay of `/` in private mount + UTS namespaces "
              "(`unshare -mu`), so the host is not changed. `--quick` skips cloud-init.")
+    L.append("- The lab suite (`bench/lab_suite.py`) boots real firmware under QEMU/TCG in a "
+             "namespace with a bridge (198.18.X.0/24) and one tap per machine; QEMU, paddock "
+             "and the stand-in are killed and the namespace deleted on every exit. "
+             "`bench/run --lab-n N lab` (or `PADDOCK_LAB_N`) sets N; `--quick` boots one "
+             "machine without the peer.")
     L.append("- Smoke test: `ctest -R integration.bench_smoke` runs `bench/run --quick` (tiny "
              "sizes, one round) and checks only that every suite ran and produced sane numbers.")
     L.append("")
