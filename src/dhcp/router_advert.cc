@@ -74,11 +74,16 @@ struct RouterAdvertiser::Impl : std::enable_shared_from_this<Impl> {
   Impl(boost::asio::io_context& io, RouterAdvertOptions o)
       : options(std::move(o)), socket(io), timer(io) {}
 
-  void Send() {
+  // Multicasts an RA to all nodes (ff02::1), or unicasts it to `unicast_to`.
+  void Send(const sockaddr_in6* unicast_to = nullptr) {
     Bytes ra = BuildRouterAdvertisement(options, mac);
     sockaddr_in6 to{};
-    to.sin6_family = AF_INET6;
-    inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
+    if (unicast_to != nullptr) {
+      to = *unicast_to;
+    } else {
+      to.sin6_family = AF_INET6;
+      inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
+    }
     to.sin6_scope_id = ifindex;
     if (::sendto(socket.native_handle(), ra.data(), ra.size(), 0, reinterpret_cast<sockaddr*>(&to),
                  sizeof(to)) < 0) {
@@ -86,7 +91,7 @@ struct RouterAdvertiser::Impl : std::enable_shared_from_this<Impl> {
                              std::strerror(errno));
       return;
     }
-    last_sent = std::chrono::steady_clock::now();
+    if (unicast_to == nullptr) last_sent = std::chrono::steady_clock::now();
     sent++;
   }
 
@@ -101,21 +106,31 @@ struct RouterAdvertiser::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void Receive() {
-    socket.async_wait(boost::asio::socket_base::wait_read,
-                      [weak = weak_from_this()](const boost::system::error_code& ec) {
-                        auto self = weak.lock();
-                        if (ec || !self || !self->running) return;
-                        uint8_t buf[1500];
-                        ssize_t n =
-                            ::recv(self->socket.native_handle(), buf, sizeof(buf), MSG_DONTWAIT);
-                        if (n > 0 && buf[0] == ND_ROUTER_SOLICIT) {
-                          self->solicitations++;
-                          // RFC 4861 §6.2.6: answer, but not more often than every 3 s.
-                          auto now = std::chrono::steady_clock::now();
-                          if (now - self->last_sent >= std::chrono::seconds(3)) self->Send();
-                        }
-                        self->Receive();
-                      });
+    socket.async_wait(
+        boost::asio::socket_base::wait_read,
+        [weak = weak_from_this()](const boost::system::error_code& ec) {
+          auto self = weak.lock();
+          if (ec || !self || !self->running) return;
+          uint8_t buf[1500];
+          sockaddr_in6 from{};
+          socklen_t from_len = sizeof(from);
+          ssize_t n = ::recvfrom(self->socket.native_handle(), buf, sizeof(buf), MSG_DONTWAIT,
+                                 reinterpret_cast<sockaddr*>(&from), &from_len);
+          if (n > 0 && buf[0] == ND_ROUTER_SOLICIT) {
+            self->solicitations++;
+            // RFC 4861 §6.2.6: multicast RAs at most every 3 s
+            // (MIN_DELAY_BETWEEN_RAS); within that, a router MAY unicast the
+            // answer to a solicitation with a source address. Dropping it made
+            // a booting iPXE wait for its next solicitation (~0.8 s).
+            auto now = std::chrono::steady_clock::now();
+            if (now - self->last_sent >= std::chrono::seconds(3)) {
+              self->Send();
+            } else if (from_len >= sizeof(from) && !IN6_IS_ADDR_UNSPECIFIED(&from.sin6_addr)) {
+              self->Send(&from);
+            }
+          }
+          self->Receive();
+        });
   }
 
   RouterAdvertOptions options;

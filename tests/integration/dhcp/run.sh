@@ -7,6 +7,7 @@
 #   (d) a reserved MAC gets its reserved address (outside the range) and hostname
 #   (a) perfdhcp (acting as a relay, giaddr = its address) completes DORA with no drops
 #   (e) proxy mode: a captured PXE DISCOVER gets a boot file and no address, port 4011 answers
+#   (g) router solicitations within 3 s of the last multicast RA are answered (unicast)
 # Usage: run.sh DHCP_HARNESS SOURCE_DIR
 set -euo pipefail
 harness=$1 srcdir=$2
@@ -178,4 +179,43 @@ cat "$tmp/proxy.json"
 [ "$(stat_of "$tmp/proxy.json" proxy_acks)" -ge 1 ] || fail "proxy acks not counted"
 [ "$(stat_of "$tmp/proxy.json" offers)" = 0 ] || fail "proxy mode made address offers"
 echo "ok (e) proxy mode: offer without address, 4011 ACK, plain client ignored"
+
+# (g) IPv6 router solicitations within 3 s of the last multicast RA (here: the one sent at
+# start) are answered at once, by unicast (RFC 4861 §6.2.6); iPXE waits for an RA before it
+# fetches its script, so a dropped one cost a booting machine ~0.8 s.
+wait_ll() {  # wait_ll NS: until the link-local address of NS's interface is past DAD
+  for _ in $(seq 1 50); do
+    ip -n "$1" -6 addr show scope link | grep -q "inet6 fe80" &&
+      ! ip -n "$1" -6 addr show scope link | grep -q tentative && return 0
+    sleep 0.1
+  done
+  fail "no link-local address in $1"
+}
+# Earlier steps flushed cli0's addresses: down/up gives it a link-local address again.
+ip -n "$cli" link set cli0 down
+ip -n "$cli" link set cli0 up
+wait_ll "$srv"
+wait_ll "$cli"
+start_harness ra --range-start 198.18.17.0 --range-end 198.18.17.50 --netmask 255.255.240.0 --ra
+ip netns exec "$cli" python3 - <<'PY' || fail "router solicitations not answered"
+import socket, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"cli0")
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+idx = socket.if_nametoindex("cli0")
+for i in range(2):
+    t0 = time.monotonic()
+    s.sendto(bytes([133, 0, 0, 0, 0, 0, 0, 0]), ("ff02::2", 0, 0, idx))
+    while True:
+        left = 1.0 - (time.monotonic() - t0)
+        if left <= 0:
+            raise SystemExit(f"solicitation {i}: no router advertisement within 1 s")
+        s.settimeout(left)
+        data, addr = s.recvfrom(1500)
+        if data and data[0] == 134:
+            break
+    print(f"solicitation {i}: RA from {addr[0]} after {time.monotonic() - t0:.3f} s")
+PY
+stop_harness ra >/dev/null
+echo "ok (g) two router solicitations right after start: each answered within 1 s"
 echo "PASS"
