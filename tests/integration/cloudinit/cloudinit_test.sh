@@ -103,7 +103,7 @@ groups:
     metadata: {role: worker}
 YAML
 "$PADDOCK" check --config "$WORK/paddock.yaml" >/dev/null || fail "config rejected"
-nsc "$PADDOCK" serve --config "$WORK/paddock.yaml" >"$WORK/paddock.log" 2>&1 &
+ip netns exec "$NS" "$PADDOCK" serve --config "$WORK/paddock.yaml" >"$WORK/paddock.log" 2>&1 &
 PID=$!
 for _ in $(seq 100); do
   nsc curl -sf "$SERVER/healthz" >/dev/null 2>&1 && break

@@ -189,7 +189,7 @@ log: {level: warn}
 storage: {filesystem: {rootdirectory: $WORK/upstream-data}}
 http: {addr: 127.0.0.1:$UPORT}
 YML
-nsc docker-registry serve "$WORK/upstream.yml" >>"$WORK/upstream.log" 2>&1 &
+ip netns exec "$NS" docker-registry serve "$WORK/upstream.yml" >>"$WORK/upstream.log" 2>&1 &
 REG_PID=$!
 for _ in $(seq 100); do nsc curl -sf -o /dev/null "http://127.0.0.1:$UPORT/v2/" && break; sleep 0.1; done
 # Tag "fresh": its layers differ from the imported image's (content-addressed: shared layers would hit).
