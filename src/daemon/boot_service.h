@@ -17,11 +17,8 @@
 // Every finished HTTP response also becomes an "http.request" timeline event for the machine
 // (by the mac query parameter, else by the MacResolver on the peer address): OnAccess.
 //
-// Threading: handlers and OnAccess run on the HTTP server's threads, concurrently for
-// different connections (http.workers): they read one immutable Prepared snapshot per request
-// (taken under mu_), the renderers lock their template, and the EventRecorder and the
-// MacResolver are thread-safe. SetConfig may be called from any thread (reload) and takes
-// effect for the next request.
+// Threading: handlers run on the io thread; SetConfig may be called from any thread (reload)
+// and takes effect for the next request.
 //
 // Cost per /ipxe request (docs/architecture.md, "Performance notes"): SetConfig parses every
 // group's template once and prebuilds the variables shared by the group's machines

@@ -2,15 +2,10 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <filesystem>
-#include <optional>
-#include <thread>
-#include <vector>
 
 #include "common/log.h"
 #include "daemon/agent_service.h"
@@ -35,13 +30,7 @@ struct Daemon::Impl {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<EventRecorder> recorder;
   std::unique_ptr<StoreLeaseStorage> lease_storage;
-  boost::asio::io_context io;  // DHCP, TFTP, signals: run by Run()'s thread alone
-  // The HTTP server's own io_context, run by config.http.workers threads (http_threads) from
-  // Run() until JoinHttpThreads(). Every connection has its own strand, so handlers run
-  // concurrently for different connections: everything they reach must be thread-safe.
-  boost::asio::io_context http_io;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> http_work;
-  std::vector<std::thread> http_threads;
+  boost::asio::io_context io;
   std::unique_ptr<dhcp::Server> dhcp;
   std::unique_ptr<tftp::Server> tftp;
   http::Router router;
@@ -65,8 +54,6 @@ struct Daemon::Impl {
   Status StartServers();
   void ServeMetrics(std::shared_ptr<http::Responder> responder);
   void StopServers();
-  void StartHttpThreads();
-  void JoinHttpThreads();
   void WaitForSignal();
   void Reload();
 };
@@ -112,7 +99,7 @@ Status Daemon::Impl::StartServers() {
                      [this](const http::Request&, std::shared_ptr<http::Responder> responder) {
                        ServeMetrics(std::move(responder));
                      });
-  http = std::make_unique<http::Server>(http_io, HttpOptionsFrom(config), router);
+  http = std::make_unique<http::Server>(io, HttpOptionsFrom(config), router);
   http->SetAccessObserver([this](const http::AccessRecord& r) {
     // Manifest and blob requests become registry.* events instead of http.request.
     if (registry_timeline && registry_timeline->OnAccess(r)) return;
@@ -175,27 +162,6 @@ void Daemon::Impl::StopServers() {
   if (signals) signals->cancel();
 }
 
-// Called after StartServers() has set every member the handlers read (dhcp, tftp, registry):
-// from here on they are read from the HTTP threads, never written.
-void Daemon::Impl::StartHttpThreads() {
-  http_work.emplace(boost::asio::make_work_guard(http_io));
-  const int n = std::max(1, config.http.workers);
-  http_threads.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    http_threads.emplace_back([this] { http_io.run(); });
-  }
-  log->info("http: {} worker thread(s)", n);
-}
-
-// After StopServers(): like the single-threaded daemon's io.stop(), in-flight responses are cut.
-// Once this returns no handler runs any more, so the services can be torn down.
-void Daemon::Impl::JoinHttpThreads() {
-  http_work.reset();
-  http_io.stop();
-  for (auto& t : http_threads) t.join();
-  http_threads.clear();
-}
-
 void Daemon::Impl::WaitForSignal() {
   signals->async_wait([this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
@@ -228,7 +194,6 @@ void Daemon::Impl::Reload() {
   needs_restart(n.server.data_dir != config.server.data_dir, "server.data_dir");
   needs_restart(n.http.address != config.http.address || n.http.port != config.http.port,
                 "http.address/port");
-  needs_restart(n.http.workers != config.http.workers, "http.workers");
   needs_restart(n.tftp.port != config.tftp.port || n.tftp.enabled != config.tftp.enabled,
                 "tftp.enabled/port");
   needs_restart(n.registry.enabled != config.registry.enabled ||
@@ -250,7 +215,6 @@ void Daemon::Impl::Reload() {
   applied.server.data_dir = config.server.data_dir;
   applied.http.address = config.http.address;
   applied.http.port = config.http.port;
-  applied.http.workers = config.http.workers;
   applied.tftp.port = config.tftp.port;
   applied.tftp.enabled = config.tftp.enabled;
   applied.dhcp.mode = config.dhcp.mode;
@@ -277,8 +241,7 @@ Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Daemon::~Daemon() {
   if (impl_) {
     impl_->StopServers();
-    impl_->JoinHttpThreads();  // no handler runs past this point
-    impl_->dhcp.reset();       // joins its lease writer before the storage goes away
+    impl_->dhcp.reset();  // joins its lease writer before the storage goes away
     impl_->tftp.reset();
     impl_->http.reset();
     impl_->agent.reset();     // after the HTTP server: its handlers queue work to the agent service
@@ -316,10 +279,8 @@ int Daemon::Run() {
     return 1;
   }
   d.WaitForSignal();
-  d.StartHttpThreads();
   d.log->info("paddock ready: {} (data {})", d.config.ServerUrl(), d.config.server.data_dir);
   d.io.run();
-  d.JoinHttpThreads();
   d.recorder->Flush();
   d.log->info("stopped");
   return 0;

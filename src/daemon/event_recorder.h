@@ -1,7 +1,6 @@
 #pragma once
 
-// EventRecorder: the daemon's EventSink. Protocol servers call Record() from their threads (the
-// main io thread, the HTTP workers, service workers; Record is thread-safe); a
+// EventRecorder: the daemon's EventSink. Protocol servers call Record() from the io thread; a
 // worker thread batches the events into the store (one transaction per batch), numbers each
 // machine's boots, keeps the machine records current (first/last seen, arch, uuid, IP, boot
 // count) and writes one log line per event with the machine's label.

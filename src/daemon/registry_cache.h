@@ -43,10 +43,8 @@ namespace paddock::daemon {
 // know (no lease, not in the neighbour table) are not recorded in any timeline; /metrics still
 // counts their pulls.
 //
-// Thread-safety: OnPull from any thread, OnAccess from the HTTP threads (several at once); both
-// are cheap (a mutex and a map; the sink queues). The pairing holds with several HTTP threads:
-// a connection's next request is read only after its response's access record, and the
-// service reports a pull before handing its answer to the Responder.
+// Thread-safety: OnPull from any thread, OnAccess from the HTTP io thread; both are cheap (a
+// mutex and a map; the sink queues).
 class RegistryTimeline {
  public:
   // `sink` must outlive this object; `resolver` may be empty (nothing is recorded).
