@@ -22,12 +22,10 @@
 //   - At `max_connections` open connections the server stops accepting until one closes
 //     (new clients wait in the kernel's listen backlog).
 //
-// Threading: construct and Start() before the io_context runs or on a thread that runs it;
-// Stop() may be called from any thread (the acceptor and the connection set are only touched
-// under the server's mutex; closing is posted to each connection's strand). Every connection
-// runs on its own strand, so the io_context may be run by several threads (the daemon runs it
-// with http.workers threads); handlers then run concurrently for different connections. stats() and
-// port() may be called from any thread. The io_context and the Router must outlive the Server, and
+// Threading: construct, Start() and Stop() on the thread that runs the io_context (or before
+// it runs). Every connection runs on its own strand, so the io_context may be run by several
+// threads; handlers then run concurrently for different connections. stats() and port() may be
+// called from any thread. The io_context and the Router must outlive the Server, and
 // Responders must not be used once the io_context is destroyed.
 
 #include <cstdint>

@@ -549,24 +549,6 @@ TEST_F(ServerTest, ManyClientsOnTwoIoThreads) {
   second.join();
 }
 
-// The daemon runs the server with several threads and stops it from its main thread (SIGTERM),
-// which runs none of them: Stop() from a foreign thread must close every open connection.
-TEST_F(ServerTest, StopFromAnotherThreadWhileServingOnTwoThreads) {
-  StartServer();
-  std::thread second([this] { io_.run(); });
-  std::vector<std::unique_ptr<Client>> clients;
-  for (int i = 0; i < 8; ++i) {
-    clients.push_back(std::make_unique<Client>(server_->port()));
-    clients.back()->Send("GET /hello?name=" + std::to_string(i) + " HTTP/1.1\r\n\r\n");
-    ASSERT_EQ(clients.back()->Read().body, "hello " + std::to_string(i));
-  }
-  server_->Stop();  // this thread runs neither io thread
-  for (auto& c : clients) EXPECT_TRUE(c->ClosedByServer());
-  server_->Stop();  // idempotent
-  work_.reset();
-  second.join();
-}
-
 TEST_F(ServerTest, ResponderOutlivingStopIsHarmless) {
   std::shared_ptr<Responder> kept;
   std::promise<void> got;
