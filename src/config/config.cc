@@ -8,7 +8,6 @@
 #include <map>
 #include <set>
 #include <sstream>
-#include <thread>
 #include <utility>
 
 #include <yaml-cpp/yaml.h>
@@ -783,7 +782,7 @@ void ParseTftp(Parser& p, const MapView::Entry& section, Config& config) {
 
 void ParseHttp(Parser& p, const MapView::Entry& section, Config& config) {
   p.Remember("http", section.key_node);
-  MapView m(p, section.value, "http", {"address", "port", "assets", "workers"});
+  MapView m(p, section.value, "http", {"address", "port", "assets"});
   if (!m.ok()) return;
   for (const auto& e : m.entries()) {
     const std::string path = m.Path(e.key);
@@ -793,10 +792,6 @@ void ParseHttp(Parser& p, const MapView::Entry& section, Config& config) {
       if (auto v = p.Port(e, path)) config.http.port = *v;
     } else if (e.key == "assets") {
       if (auto v = p.String(e, path)) config.http.assets = *v;
-    } else if (e.key == "workers") {
-      if (auto v = p.Unsigned(e, path, 1, 64, "a thread count")) {
-        config.http.workers = static_cast<int>(*v);
-      }
     }
   }
 }
@@ -1226,11 +1221,6 @@ fs::path BaseDir(std::string_view filename) {
 }
 
 }  // namespace
-
-int DefaultHttpWorkers() {
-  const unsigned n = std::thread::hardware_concurrency();  // 0 when unknown
-  return static_cast<int>(std::clamp(n, 1u, 8u));
-}
 
 std::string Config::ServerUrl() const {
   return "http://" + server.address.ToString() + ":" + std::to_string(http.port);

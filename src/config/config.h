@@ -80,18 +80,12 @@ struct TftpConfig {
   uint32_t retries = 5;             // 1..100
 };
 
-// std::thread::hardware_concurrency() clamped to 1..8 (1 when it is unknown).
-int DefaultHttpWorkers();
-
 struct HttpConfig {
   Ipv4Address address;  // 0.0.0.0 = all
   uint16_t port = 8080;
   // Served at /assets/... . "" (the default) means <server.data_dir>/assets; always absolute
   // after loading.
   std::string assets;
-  // Threads running the HTTP server on its own io_context (DHCP and TFTP keep the daemon's main
-  // thread). 1..64; the default is DefaultHttpWorkers(). Takes effect only at start.
-  int workers = DefaultHttpWorkers();
 };
 
 // The OCI pull-through cache (issue 4), served under /v2/ on the boot HTTP server.

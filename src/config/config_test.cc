@@ -2,7 +2,6 @@
 
 #include <stdlib.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -115,9 +114,6 @@ TEST(ConfigDefaults, AbsentKeysKeepDefaults) {
   EXPECT_EQ(c.tftp.retries, 5u);
   EXPECT_TRUE(c.http.address.IsZero());
   EXPECT_EQ(c.http.port, 8080);
-  EXPECT_EQ(c.http.workers, DefaultHttpWorkers());
-  EXPECT_GE(c.http.workers, 1);
-  EXPECT_LE(c.http.workers, 8);
   EXPECT_EQ(c.http.assets, "/var/lib/paddock/assets");
   EXPECT_EQ(c.boot.bios, "undionly.kpxe");
   EXPECT_EQ(c.boot.efi64, "ipxe.efi");
@@ -169,18 +165,6 @@ TEST(ConfigErrors, AllErrorsReportedTogetherInFileOrder) {
                   "t.yaml:10:12: tftp.enabled: expected true or false, got \"maybe\"",
                   "t.yaml:12:9: http.port: not a port (1..65535): \"65536\"",
                   "t.yaml:13:1: grups: unknown key \"grups\" (did you mean \"groups\"?)"));
-}
-
-TEST(Config, HttpWorkers) {
-  EXPECT_EQ(MustParse(std::string(kMinimal) + "http:\n  workers: 3\n").http.workers, 3);
-  EXPECT_EQ(MustParse(std::string(kMinimal) + "http:\n  workers: 64\n").http.workers, 64);
-  const int n = static_cast<int>(std::count(kMinimal.begin(), kMinimal.end(), '\n'));
-  for (const char* bad : {"0", "65", "-1", "two"}) {
-    EXPECT_THAT(Errors(std::string(kMinimal) + "http:\n  workers: " + bad + "\n"),
-                ElementsAre("t.yaml:" + std::to_string(n + 2) +
-                            ":12: http.workers: not a thread count (1..64): \"" + bad + "\""))
-        << bad;
-  }
 }
 
 TEST(ConfigErrors, UnknownKeyWithoutCloseMatchHasNoSuggestion) {
