@@ -18,6 +18,7 @@
 #include "common/event.h"
 #include "common/log.h"
 #include "daemon/event_recorder.h"
+#include "daemon/files.h"
 #include "daemon/tokens.h"
 #include "http/responder.h"
 #include "http/router.h"
@@ -68,25 +69,6 @@ void Alert(EventRecorder* recorder, const MacAddress& mac, std::string phase,
   e.ok = false;
   e.detail = DumpJson(detail);
   recorder->Record(std::move(e));
-}
-
-Result<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot open " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return IoError("cannot read " + path);
-  return ss.str();
-}
-
-Status FsyncPath(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return IoError("open " + path + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return IoError("fsync " + path + ": " + std::strerror(err));
-  return Ok();
 }
 
 Status WriteFileDurably(const std::string& path, const std::string& data) {

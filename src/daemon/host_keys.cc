@@ -9,11 +9,12 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "daemon/files.h"
 
 namespace paddock::daemon {
 namespace fs = std::filesystem;
@@ -24,22 +25,6 @@ namespace {
 
 constexpr const char* kPrivate = "ssh_host_ed25519_key";
 constexpr const char* kPublic = "ssh_host_ed25519_key.pub";
-
-Result<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError("cannot open " + path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return IoError("cannot read " + path.string());
-  return ss.str();
-}
-
-void SyncPath(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
 
 }  // namespace
 
@@ -61,9 +46,9 @@ Result<HostKeyPair> HostKeys::Get(const MacAddress& mac) {
 }
 
 Result<HostKeyPair> HostKeys::Load(const std::string& dir) {
-  auto priv = ReadFile(fs::path(dir) / kPrivate);
+  auto priv = ReadWholeFile((fs::path(dir) / kPrivate).string());
   if (!priv) return tl::unexpected(priv.error());
-  auto pub = ReadFile(fs::path(dir) / kPublic);
+  auto pub = ReadWholeFile((fs::path(dir) / kPublic).string());
   if (!pub) return tl::unexpected(pub.error());
   while (!pub->empty() && (pub->back() == '\n' || pub->back() == '\r')) pub->pop_back();
   if (priv->find("PRIVATE KEY") == std::string::npos || pub->rfind("ssh-ed25519 ", 0) != 0) {
@@ -107,16 +92,17 @@ Result<void> HostKeys::Generate(const std::string& final_dir, const MacAddress& 
     fs::remove_all(tmp, ec);
     return IoError(ssh_keygen_ + " failed generating a host key for " + mac.ToString());
   }
-  SyncPath(key);
-  SyncPath(key + ".pub");
-  SyncPath(tmp);
+  // Best effort before the rename publishes the pair; ssh-keygen wrote the files already.
+  (void)FsyncPath(key, O_RDONLY);
+  (void)FsyncPath(key + ".pub", O_RDONLY);
+  (void)FsyncPath(tmp.string(), O_RDONLY | O_DIRECTORY);
   if (::rename(tmp.c_str(), final_dir.c_str()) != 0) {
     int err = errno;
     fs::remove_all(tmp, ec);
     return IoError("cannot rename " + tmp.string() + " to " + final_dir + ": " +
                    std::strerror(err));
   }
-  SyncPath(dir_);
+  (void)FsyncPath(dir_, O_RDONLY | O_DIRECTORY);
   return {};
 }
 
