@@ -82,8 +82,10 @@ grep -qx "  assets: $E2E_DIR/assets" "$E2E_DIR/paddock.yaml" || e2e_die "could n
 e2e_paddock_start "$E2E_DIR/paddock.yaml"
 
 serial_value() {  # serial_value NAME PATH -> the content the guest printed for PATH
+  # A kernel message ("[    4.53] ...") can land in the middle of the guest's line on the
+  # shared serial console: cut it off.
   grep -a -o "PADDOCK-AGENT: file $2 .*" "$E2E_DIR/logs/$1.serial" | head -1 |
-    sed "s|^PADDOCK-AGENT: file $2 ||; s/[[:space:]]*\$//"
+    sed "s|^PADDOCK-AGENT: file $2 ||; s/ *\[ *[0-9]*\.[0-9]*\].*\$//; s/[[:space:]]*\$//"
 }
 
 failed=0
