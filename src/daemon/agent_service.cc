@@ -15,6 +15,7 @@
 
 #include "agent/state_archive.h"
 #include "common/clock.h"
+#include "common/thread_name.h"
 #include "common/event.h"
 #include "common/log.h"
 #include "daemon/event_recorder.h"
@@ -181,7 +182,10 @@ AgentService::AgentService(store::Store* store, EventRecorder* recorder,
   if (!options_.host_key_dir.empty())
     host_keys_ = std::make_unique<HostKeys>(options_.host_key_dir);
   config_ = std::make_shared<AgentServiceConfig>();
-  worker_ = std::thread([this] { Run(); });
+  worker_ = std::thread([this] {
+    NameThisThread("pd-agent");
+    Run();
+  });
 }
 
 AgentService::~AgentService() {

@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace paddock::daemon {
 namespace {
@@ -122,12 +123,18 @@ bool FromBootFirmware(const DetailFields& detail) {
 }  // namespace
 
 EventRecorder::EventRecorder(store::Store* store) : store_(store) {
-  worker_ = std::thread([this] { Run(); });
+  worker_ = std::thread([this] {
+    NameThisThread("pd-recorder");
+    Run();
+  });
 }
 
 EventRecorder::~EventRecorder() {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // An empty write makes sure a last (synced) batch runs: it stores lagging records.
+    pending_other_.writes.push_back([](store::Store&) {});
+    ++enqueued_;
     stopping_ = true;
   }
   cv_.notify_all();
@@ -166,6 +173,7 @@ void EventRecorder::IssueToken(store::BootToken token, std::function<void(const 
   store_->QueueToken(token);
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (durable) ++pending_other_.waited_tokens;
     pending_other_.tokens.emplace_back(std::move(token), std::move(durable));
     ++enqueued_;
   }
@@ -187,7 +195,10 @@ void EventRecorder::AddListener(std::function<void(const store::StoredEvent&)> l
 
 void EventRecorder::Flush() {
   std::unique_lock<std::mutex> lock(mu_);
-  uint64_t target = enqueued_;
+  // An empty write makes sure a synced batch runs after this call even when nothing is queued:
+  // it also stores the machine records whose last_seen_us lagged.
+  pending_other_.writes.push_back([](store::Store&) {});
+  uint64_t target = ++enqueued_;
   ++sync_requests_;
   cv_.notify_one();
   flushed_cv_.wait(lock, [&] { return done_ >= target && !unsynced_locked_; });
@@ -201,6 +212,7 @@ int64_t EventRecorder::CurrentBoot(const MacAddress& mac) {
 }
 
 void EventRecorder::Run() {
+  LoadMachines();
   std::vector<BootEvent> spare_events;  // the last batch's emptied vector, reused
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
@@ -229,10 +241,14 @@ void EventRecorder::Run() {
       if (stopping_) return;
       continue;
     }
-    // Events alone wait up to kMinBatchMicros after the last commit so that a batch holds many
-    // of them (each commit has a fixed cost); tokens (a script waits), Flush() and shutdown do
-    // not wait.
-    auto urgent = [&] { return stopping_ || sync_requests_ > 0 || !pending_other_.tokens.empty(); };
+    // A batch waits up to kMinBatchMicros after the last commit so that it holds many writes
+    // (each commit has a fixed cost, and rows of one batch share pages); a token someone waits
+    // for, Flush() and shutdown do not wait. /ipxe's tokens are redeemable from the store's
+    // queue at once and nobody waits for their commit: they gather like events instead of
+    // forcing a small synced commit each (under load that was a commit per few scripts).
+    auto urgent = [&] {
+      return stopping_ || sync_requests_ > 0 || pending_other_.waited_tokens > 0;
+    };
     const auto gather_until = std::chrono::steady_clock::time_point(
         std::chrono::microseconds(last_commit_us_ + kMinBatchMicros));
     if (!urgent() && std::chrono::steady_clock::now() < gather_until) {
@@ -246,6 +262,7 @@ void EventRecorder::Run() {
     batch.events.swap(pending_);
     std::swap(batch.updates, pending_other_.updates);
     std::swap(batch.tokens, pending_other_.tokens);
+    pending_other_.waited_tokens = 0;
     std::swap(batch.writes, pending_other_.writes);
     const bool force_sync = stopping_ || sync_requests_ > 0;
     lock.unlock();
@@ -261,23 +278,40 @@ void EventRecorder::Run() {
   }
 }
 
-EventRecorder::MachineState& EventRecorder::StateFor(const MacAddress& mac) {
-  MachineState& state = machines_[mac];
-  if (!state.loaded) {
-    state.loaded = true;
-    state.record.mac = mac;
-    auto existing = store_->GetMachine(mac);
-    if (existing && existing->has_value()) {
-      state.record = **existing;
-      // After a restart we cannot tell how far the machine's last boot got; assume it went
-      // past its script, so the next firmware DISCOVER begins a new boot.
-      state.boot_progressed = true;
-    } else if (!existing) {
-      log::Get("store")->error("mac={} cannot read machine record: {}", mac.ToString(),
-                               existing.error().ToString());
-    }
+void EventRecorder::LoadMachines() {
+  auto all = store_->ListMachines();
+  if (!all) {
+    // Not fatal: those machines' next events start from empty records (boot numbers restart).
+    log::Get("store")->error("cannot read the machine records: {}", all.error().ToString());
+    return;
   }
-  return state;
+  machines_.reserve(all->size());
+  std::lock_guard<std::mutex> lock(mu_);
+  for (store::MachineRecord& m : *all) {
+    MachineState& state = machines_[m.mac];
+    state.record = std::move(m);
+    state.written = state.record;
+    // After a restart we cannot tell how far the machine's last boot got; assume it went
+    // past its script, so the next firmware DISCOVER begins a new boot.
+    state.boot_progressed = true;
+    boots_[state.record.mac] = state.record.boot_count;
+  }
+}
+
+EventRecorder::MachineState& EventRecorder::StateFor(const MacAddress& mac) {
+  auto [it, inserted] = machines_.try_emplace(mac);
+  if (inserted) it->second.record.mac = mac;  // never stored: a new machine
+  return it->second;
+}
+
+bool EventRecorder::NeedsWrite(const MachineState& state) {
+  const store::MachineRecord& r = state.record;
+  const store::MachineRecord& w = state.written;
+  if (w.first_seen_us == 0) return true;  // not stored yet
+  if (r.last_seen_us - w.last_seen_us >= kLastSeenWriteMicros) return true;
+  store::MachineRecord same_time = r;
+  same_time.last_seen_us = w.last_seen_us;
+  return !(same_time == w);
 }
 
 void EventRecorder::Assign(store::StoredEvent& stored, MachineState& state) {
@@ -348,6 +382,10 @@ void EventRecorder::Process(Batch& batch, bool force_sync) {
     update(StateFor(mac).record);
     touched[mac] = true;
   }
+  // Flush() and shutdown store every record exactly, including last_seen_us that lagged.
+  if (force_sync) {
+    for (const MacAddress& mac : lagging_) touched[mac] = true;
+  }
   Status token_status = Ok();
   if (!stored.empty() || !touched.empty() || !batch.tokens.empty()) {
     // Events, the machine records they changed and new boot tokens go to the store in one
@@ -356,12 +394,25 @@ void EventRecorder::Process(Batch& batch, bool force_sync) {
     store::Store::Batch out;
     out.events = std::move(stored);
     out.machines.reserve(touched.size());
-    for (auto& [mac, unused] : touched) out.machines.push_back(machines_[mac].record);
+    for (auto& [mac, unused] : touched) {
+      MachineState& state = machines_[mac];
+      if (force_sync ? !(state.record == state.written) : NeedsWrite(state)) {
+        out.machines.push_back(state.record);
+      } else if (state.record.last_seen_us != state.written.last_seen_us) {
+        lagging_.insert(mac);
+      }
+    }
     // Tokens are already queued in the store (IssueToken); this transaction writes them.
     const int64_t now = SteadyMicros();
     out.sync = force_sync || !batch.tokens.empty() || now - last_sync_us_ >= kSyncIntervalMicros;
     Status st = store_->RecordBatch(out);
     token_status = st;
+    if (st) {
+      for (const store::MachineRecord& m : out.machines) {
+        machines_[m.mac].written = m;
+        lagging_.erase(m.mac);
+      }
+    }
     if (!st) {
       logger->error("cannot store {} events: {}", out.events.size(), st.error().ToString());
     } else if (out.sync) {

@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -38,8 +39,14 @@ class EventRecorder final : public EventSink {
  public:
   static constexpr int64_t kBootGapSeconds = 600;
   static constexpr int64_t kSyncIntervalMicros = 1000000;
-  // Batches of events alone are at least this far apart (tokens and Flush() do not wait).
+  // Batches are at least this far apart (Flush(), shutdown and tokens someone waits for do
+  // not wait).
   static constexpr int64_t kMinBatchMicros = 5000;
+  // A machine's row is rewritten when a field other than last_seen_us changed, or when
+  // last_seen_us moved this far since the row was written: a machine heard from 20 times a
+  // second costs one row write a second, not one per batch. The stored last_seen_us may so lag
+  // by less than this (the timeline itself has every event's time).
+  static constexpr int64_t kLastSeenWriteMicros = 1000000;
 
   // `store` must outlive the recorder. Starts the worker thread.
   explicit EventRecorder(store::Store* store);
@@ -80,8 +87,9 @@ class EventRecorder final : public EventSink {
 
  private:
   struct MachineState {
-    bool loaded = false;
     store::MachineRecord record;
+    // The record as last written (last_seen_us may lag record's by < kLastSeenWriteMicros).
+    store::MachineRecord written;
     bool boot_progressed = false;  // this boot fetched its script or reported booted
   };
 
@@ -92,12 +100,15 @@ class EventRecorder final : public EventSink {
     std::vector<Update> updates;
     std::vector<TokenWrite> tokens;
     std::vector<std::function<void(store::Store&)>> writes;
+    size_t waited_tokens = 0;  // tokens with a `durable` callback: their batch does not wait
     size_t size() const { return events.size() + updates.size() + tokens.size() + writes.size(); }
   };
 
   void Run();
   void Process(Batch& batch, bool force_sync);
+  void LoadMachines();
   MachineState& StateFor(const MacAddress& mac);
+  static bool NeedsWrite(const MachineState& state);
   void Assign(store::StoredEvent& stored, MachineState& state);
 
   store::Store* store_;
@@ -118,8 +129,11 @@ class EventRecorder final : public EventSink {
   int64_t last_commit_us_ = 0;  // SteadyMicros() at the end of the last batch
   bool unsynced_ = false;
   std::vector<std::function<void(const store::StoredEvent&)>> listeners_;
-  // Worker-thread state, plus current boot numbers readable under mu_.
+  // Worker-thread state, plus current boot numbers readable under mu_. Every stored machine is
+  // loaded once when the worker starts (a DISCOVER from a new MAC then costs no read).
   std::unordered_map<MacAddress, MachineState> machines_;
+  // Machines whose stored last_seen_us lags (kLastSeenWriteMicros): Flush() writes them.
+  std::unordered_set<MacAddress> lagging_;
   std::unordered_map<MacAddress, int64_t> boots_;
   std::thread worker_;
 };

@@ -1,9 +1,11 @@
 #include "daemon/event_recorder.h"
 
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -115,6 +117,75 @@ TEST_F(EventRecorderTest, BootNumbersContinueAfterRestart) {
 // A token is stored with the batch it was queued with; its callback runs after it is in the
 // store (so the script that carries it can be sent), and the machine update queued before it
 // is stored in the same batch.
+// A machine heard from many times a second is not rewritten per batch: its stored last_seen_us
+// may lag by less than kLastSeenWriteMicros, other fields are written at once, and Flush()
+// stores the exact record.
+TEST_F(EventRecorderTest, LastSeenIsWrittenAtMostOncePerIntervalUntilFlush) {
+  auto stored = [&] {
+    auto m = store_->GetMachine(kMac);
+    EXPECT_TRUE(m && m->has_value());
+    return m && m->has_value() ? **m : store::MachineRecord{};
+  };
+  auto at = [&](std::string phase, int64_t us, std::string detail = "{}") {
+    BootEvent e = Ev(std::move(phase), 0, std::move(detail));
+    e.time_us = us;
+    return e;
+  };
+  const int64_t t0 = 1000 * int64_t{1000000};
+  const int64_t step = EventRecorder::kLastSeenWriteMicros / 4;
+  {
+    EventRecorder rec(store_.get());
+    rec.Record(at("dhcp.discover", t0));
+    rec.Flush();
+    EXPECT_EQ(stored().last_seen_us, t0);
+    // Batches apart (the recorder commits one batch per kMinBatchMicros at most): no Flush(),
+    // so the lag rule decides. A store read sees only what was committed.
+    rec.Record(at("dhcp.request", t0 + step));
+    rec.UpdateMachine(kMac, [](store::MachineRecord& m) { m.hostname = "node-7"; });
+    // The hostname changed: the row is written at once, with the newest last_seen_us.
+    for (int i = 0; i < 1000 && stored().hostname != "node-7"; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(stored().hostname, "node-7");
+    EXPECT_EQ(stored().last_seen_us, t0 + step);
+    // Only last_seen_us moves, by less than the interval: the row keeps the older time.
+    rec.Record(at("http.request", t0 + 2 * step, R"({"path":"/assets/vmlinuz"})"));
+    rec.Record(at("boot.script", t0 + 2 * step));  // a second event, same batch or the next
+    // Post() runs after the batch holding the events above: a barrier without Flush().
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    rec.Post([&](store::Store&) {
+      std::lock_guard<std::mutex> lock(mu);
+      done = true;
+      cv.notify_all();
+    });
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return done; });
+    }
+    EXPECT_EQ(stored().last_seen_us, t0 + step);
+    // Flush() stores the exact record.
+    rec.Flush();
+    EXPECT_EQ(stored().last_seen_us, t0 + 2 * step);
+    // Past the interval: written without a Flush().
+    done = false;
+    rec.Record(at("http.request", t0 + 7 * step, R"({"path":"/assets/initrd"})"));
+    rec.Post([&](store::Store&) {
+      std::lock_guard<std::mutex> lock(mu);
+      done = true;
+      cv.notify_all();
+    });
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return done; });
+    }
+    EXPECT_EQ(stored().last_seen_us, t0 + 7 * step);
+    rec.Record(at("node.booted", t0 + 8 * step));
+  }  // shutdown stores the lagging record too
+  EXPECT_EQ(stored().last_seen_us, t0 + 8 * step);
+}
+
 TEST_F(EventRecorderTest, TokenIsStoredBeforeItsCallbackRuns) {
   EventRecorder rec(store_.get());
   std::mutex mu;

@@ -1,9 +1,14 @@
 #include "dhcp/lease_writer.h"
 
+#include "common/thread_name.h"
+
 namespace paddock::dhcp {
 
 LeaseWriter::LeaseWriter(LeaseStorage* storage) : storage_(storage) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("pd-leases");
+    Run();
+  });
 }
 
 LeaseWriter::~LeaseWriter() { Stop(); }

@@ -74,9 +74,13 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool r
   sqlite3_busy_timeout(raw, 5000);
   if (!read_only) {
     // WAL: readers (the CLI) do not block the writer. synchronous=FULL: every COMMIT fsyncs the
-    // WAL, so an acknowledged lease or event survives kill -9 and power loss.
+    // WAL, so an acknowledged lease or event survives kill -9 and power loss. cache_size: 32 MiB
+    // instead of 2 MiB, so that the index pages random keys land on (boot-token hashes, the
+    // per-machine event index of 1,000s of machines) stay cached instead of being read back
+    // with pread on most inserts.
     for (const char* pragma :
-         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
+          "PRAGMA cache_size=-32768", "PRAGMA wal_autocheckpoint=8000"}) {
       if (auto s = db->Exec(pragma); !s) return tl::unexpected(s.error());
     }
   }

@@ -35,6 +35,8 @@ struct MachineRecord {
   int64_t first_seen_us = 0;
   int64_t last_seen_us = 0;
   int64_t boot_count = 0;  // boots begun (see StoredEvent::boot)
+
+  friend bool operator==(const MachineRecord&, const MachineRecord&) = default;
 };
 
 // A boot event as stored: the event plus its row id and the machine's boot number (1 for the
