@@ -5,6 +5,7 @@ import argparse
 import json
 import re
 import os
+import statistics
 import sys
 
 # What each DHCP server does to make a lease durable (from their sources/docs, not measured).
@@ -450,6 +451,43 @@ def lab_section(L, r, plot, rel):
         L.append("")
 
 
+def render_cost_lines(L, r):
+    """Where a render's CPU goes (paddock's threads) against nginx and the client, and the rate
+    the two cores allow at that cost."""
+    pd = [t for t in r["trials"] if t["server"] == "paddock" and t.get("thread_cpu_s")]
+    ng = [t for t in r["trials"] if t["server"] == "nginx"]
+    if not pd or not ng:
+        return
+    per = lambda t, v: v / t["requests"] * 1e6 if t["requests"] else None  # noqa: E731
+    threads = sorted({k for t in pd for k in t["thread_cpu_s"]})
+    th = {k: statistics.median([per(t, t["thread_cpu_s"].get(k, 0.0)) for t in pd])
+          for k in threads}
+    io = th.get("paddock")
+    client_pd = statistics.median([per(t, t["client_cpu_s"]) for t in pd])
+    client_ng = statistics.median([per(t, t["client_cpu_s"]) for t in ng])
+    srv_ng = statistics.median([t["server_cpu_us_per_req"] for t in ng])
+    srv_pd = statistics.median([t["server_cpu_us_per_req"] for t in pd])
+    catch = statistics.median([t.get("catch_up_s", 0.0) for t in pd])
+    cores = any_machine(r)["nproc"]
+    L.append("Where the CPU of a request goes (medians over trials, µs per request): paddock "
+             + ", ".join(f"`{k}` {f(v)}" for k, v in th.items())
+             + f" (io thread = `paddock`: HTTP, rendering, token); nginx {f(srv_ng)} in all; "
+             f"the wrk client {f(client_pd)} against paddock, {f(client_ng)} against nginx. "
+             f"paddock's recorder finished its writes {f(catch)} s after the clients stopped "
+             "(that CPU is counted). Client and server share "
+             f"{cores} cores, so a rate is bounded by {cores} s of CPU per second ÷ (server + "
+             f"client µs per request): about {f(cores * 1e6 / (srv_ng + client_ng), 0)} req/s "
+             f"for nginx and {f(cores * 1e6 / (srv_pd + client_pd), 0)} for paddock at these "
+             f"costs. paddock's io thread alone costs {f(io / srv_ng if io and srv_ng else None)}"
+             "× nginx's whole request; the rest is bookkeeping nginx does not do: a one-time "
+             "token and two timeline rows stored per script.")
+    L.append("")
+
+
+def any_machine(r):
+    return r.get("machine") or {"nproc": os.cpu_count()}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -521,6 +559,32 @@ def main():
                      f"{f(v['max_delay_ms_moderate'])} | {f(v['avg_delay_ms_saturating'])} | "
                      f"{'; '.join(v['saturated'])} |")
         L.append("")
+        # Where the CPU went and where unanswered messages were lost (per trial, saturating).
+        rows = [t for t in r["trials"] if "udp" in t.get("saturating", {})]
+        if rows:
+            L.append("Per saturating trial: server CPU by thread (µs per DORA), and datagrams "
+                     "dropped because a socket's receive buffer was full (Udp.RcvbufErrors), on "
+                     "the server's side and on perfdhcp's. `net.core.rmem_default` is raised to "
+                     "4 MiB during this suite for every peer: perfdhcp plays every client through "
+                     "one socket, and with the stock 208 KiB a burst of replies (paddock sends a "
+                     "group commit's ACKs at once) overflowed it, so the server's replies were "
+                     "counted as its drops. Catch-up = seconds the server kept using CPU after "
+                     "perfdhcp stopped (that CPU is counted in µs/DORA).")
+            L.append("")
+            L.append("| server | DORA/s | CPU µs/DORA by thread | RcvbufErrors server | "
+                     "RcvbufErrors client | catch-up s |")
+            L.append("|---|---|---|---|---|---|")
+            for t in rows:
+                sat = t["saturating"]
+                acks = sat.get("acks") or 0
+                th = ", ".join(f"{k} {v / acks * 1e6:.0f}" for k, v in
+                               sorted(sat.get("thread_cpu_s", {}).items(), key=lambda kv: -kv[1])
+                               ) if acks else ""
+                L.append(f"| {t['server']} | {f(sat['dora_per_s'])} | {th} | "
+                         f"{sat['udp']['server'].get('Udp.RcvbufErrors', '')} | "
+                         f"{sat['udp']['client'].get('Udp.RcvbufErrors', '')} | "
+                         f"{f(sat.get('catch_up_s'))} |")
+            L.append("")
         if "dhcp" in plot_files:
             L.append(f"![DHCP rate per trial]({rel(plot_files['dhcp'])})")
             L.append("")
@@ -595,6 +659,7 @@ def main():
                      f"{ms(v['p50_s'])} | {ms(v['p99_s'])} | {f(v['server_cpu_us_per_req'])} | "
                      f"{v['non_2xx']} | {'; '.join(v['saturated'])} |")
         L.append("")
+        render_cost_lines(L, r)
 
     r = results.get("storm")
     if r and r.get("status") == "ok":
