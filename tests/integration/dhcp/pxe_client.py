@@ -8,7 +8,7 @@
       Sends the first request to port 4011 found in PCAP, from PORT to SERVER_IP:PORT, and
       prints the reply as JSON.
   pxe_client.py garbage SERVER_IP PORT
-      Sends malformed datagrams (too short; an option running past the end).
+      Sends malformed datagrams (too short; an option running past the end; oversized).
 """
 import json
 import socket
@@ -91,6 +91,9 @@ def main():
         bad[236:240] = b"\x63\x82\x53\x63"
         bad += b"\x35\x09\x01"  # option 53 claiming 9 bytes
         s.sendto(bytes(bad), (sys.argv[2], int(sys.argv[3])))
+        # Longer than the server reads (9,216 bytes, a jumbo frame): truncated, so dropped.
+        big = bytearray(bad[:240]) + b"\x35\x01\x01" + b"\x00" * 12000 + b"\xff"
+        s.sendto(bytes(big), (sys.argv[2], int(sys.argv[3])))
         return
     iface = sys.argv[3].encode()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

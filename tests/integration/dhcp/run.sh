@@ -137,7 +137,7 @@ echo "ok (a) perfdhcp DORA x2000 at 200/s, no drops"
 
 stop_harness full >"$tmp/full.json"
 cat "$tmp/full.json"
-[ "$(stat_of "$tmp/full.json" dropped_malformed)" -ge 2 ] || fail "malformed not counted"
+[ "$(stat_of "$tmp/full.json" dropped_malformed)" -ge 3 ] || fail "malformed not counted"
 [ "$(stat_of "$tmp/full.json" persist_errors)" = 0 ] || fail "persist errors"
 batches=$(stat_of "$tmp/full.json" persist_batches)
 saved=$(stat_of "$tmp/full.json" leases_saved)
