@@ -165,6 +165,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                  bool more);
   void TryWrite();
   void TrySendFile();
+  void SetCork(bool on);
   void WaitWritable(void (Connection::*then)());
   void PumpStream();
   void FinishExchange(bool complete);
@@ -562,6 +563,10 @@ void Connection::StartResponse(Response response) {
     file_ = std::move(response.file);
     file_offset_ = file_->offset;
     file_remaining_ = file_->length;
+    // TCP_CORK while the body is sent (nginx's tcp_nopush): only full segments leave until the
+    // last byte. With TCP_NODELAY alone, each sendfile call pushed its partial tail at once;
+    // a 64 MB file then cost 1.3-1.6x nginx's server CPU per GB (bench/run http, idle machine).
+    SetCork(true);
     // MSG_MORE: the kernel holds the header back so it leaves with the first file bytes.
     SetOutput(std::move(head), {}, {}, {}, file_remaining_ > 0);
     out_done_ = [this] { TrySendFile(); };
@@ -677,7 +682,13 @@ void Connection::TrySendFile() {
     }
   }
   file_.reset();
+  SetCork(false);  // pushes the last partial segment
   FinishExchange(true);
+}
+
+void Connection::SetCork(bool on) {
+  const int value = on ? 1 : 0;
+  (void)::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof(value));
 }
 
 void Connection::FinishExchange(bool complete) {
