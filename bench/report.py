@@ -468,13 +468,16 @@ def render_cost_lines(L, r):
     srv_ng = statistics.median([t["server_cpu_us_per_req"] for t in ng])
     srv_pd = statistics.median([t["server_cpu_us_per_req"] for t in pd])
     catch = statistics.median([t.get("catch_up_s", 0.0) for t in pd])
+    dropped = [t.get("events_dropped") for t in pd]
     cores = any_machine(r)["nproc"]
     L.append("Where the CPU of a request goes (medians over trials, µs per request): paddock "
              + ", ".join(f"`{k}` {f(v)}" for k, v in th.items())
              + f" (io thread = `paddock`: HTTP, rendering, token); nginx {f(srv_ng)} in all; "
              f"the wrk client {f(client_pd)} against paddock, {f(client_ng)} against nginx. "
              f"paddock's recorder finished its writes {f(catch)} s after the clients stopped "
-             "(that CPU is counted). Client and server share "
+             "(that CPU is counted) and dropped "
+             + ("no event" if dropped and all(d == 0 for d in dropped) else
+                f"events (per trial: {dropped})") + ". Client and server share "
              f"{cores} cores, so a rate is bounded by {cores} s of CPU per second ÷ (server + "
              f"client µs per request): about {f(cores * 1e6 / (srv_ng + client_ng), 0)} req/s "
              f"for nginx and {f(cores * 1e6 / (srv_pd + client_pd), 0)} for paddock at these "
@@ -572,8 +575,8 @@ def main():
                      "perfdhcp stopped (that CPU is counted in µs/DORA).")
             L.append("")
             L.append("| server | DORA/s | CPU µs/DORA by thread | RcvbufErrors server | "
-                     "RcvbufErrors client | catch-up s |")
-            L.append("|---|---|---|---|---|---|")
+                     "RcvbufErrors client | catch-up s | timeline events dropped |")
+            L.append("|---|---|---|---|---|---|---|")
             for t in rows:
                 sat = t["saturating"]
                 acks = sat.get("acks") or 0
@@ -583,7 +586,8 @@ def main():
                 L.append(f"| {t['server']} | {f(sat['dora_per_s'])} | {th} | "
                          f"{sat['udp']['server'].get('Udp.RcvbufErrors', '')} | "
                          f"{sat['udp']['client'].get('Udp.RcvbufErrors', '')} | "
-                         f"{f(sat.get('catch_up_s'))} |")
+                         f"{f(sat.get('catch_up_s'))} | "
+                         f"{'–' if sat.get('events_dropped') is None else sat['events_dropped']} |")
             L.append("")
         if "dhcp" in plot_files:
             L.append(f"![DHCP rate per trial]({rel(plot_files['dhcp'])})")
@@ -648,7 +652,8 @@ def main():
                  f"{r['groups']} groups; wrk `-c {r['connections']} -d {wrk_seconds(r)}s` with a "
                  "Lua script cycling through every machine's `/ipxe?mac=..` (each render also "
                  "stores a one-time boot token and a timeline event). nginx serves a static file "
-                 f"of the same size ({r['script_bytes']} B, a script paddock rendered).")
+                 f"of the same size ({r['script_bytes']} B, a script paddock rendered), asked for "
+                 "through the same Lua client with the same query strings.")
         L.append("")
         L.append("| server | req/s | ratio to nginx | p50 ms | p99 ms | server CPU µs/req | "
                  "non-2xx | saturated side |")
