@@ -131,6 +131,20 @@ TEST_F(EventRecorderTest, LastSeenIsWrittenAtMostOncePerIntervalUntilFlush) {
     e.time_us = us;
     return e;
   };
+  // Post() runs after the batch holding what was queued before it: a barrier without the
+  // Flush() that would store the exact record.
+  auto rec_barrier = [](EventRecorder& rec) {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    rec.Post([&](store::Store&) {
+      std::lock_guard<std::mutex> lock(mu);
+      done = true;
+      cv.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+  };
   const int64_t t0 = 1000 * int64_t{1000000};
   const int64_t step = EventRecorder::kLastSeenWriteMicros / 4;
   {
@@ -151,35 +165,14 @@ TEST_F(EventRecorderTest, LastSeenIsWrittenAtMostOncePerIntervalUntilFlush) {
     // Only last_seen_us moves, by less than the interval: the row keeps the older time.
     rec.Record(at("http.request", t0 + 2 * step, R"({"path":"/assets/vmlinuz"})"));
     rec.Record(at("boot.script", t0 + 2 * step));  // a second event, same batch or the next
-    // Post() runs after the batch holding the events above: a barrier without Flush().
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    rec.Post([&](store::Store&) {
-      std::lock_guard<std::mutex> lock(mu);
-      done = true;
-      cv.notify_all();
-    });
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return done; });
-    }
+    rec_barrier(rec);
     EXPECT_EQ(stored().last_seen_us, t0 + step);
     // Flush() stores the exact record.
     rec.Flush();
     EXPECT_EQ(stored().last_seen_us, t0 + 2 * step);
     // Past the interval: written without a Flush().
-    done = false;
     rec.Record(at("http.request", t0 + 7 * step, R"({"path":"/assets/initrd"})"));
-    rec.Post([&](store::Store&) {
-      std::lock_guard<std::mutex> lock(mu);
-      done = true;
-      cv.notify_all();
-    });
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return done; });
-    }
+    rec_barrier(rec);
     EXPECT_EQ(stored().last_seen_us, t0 + 7 * step);
     rec.Record(at("node.booted", t0 + 8 * step));
   }  // shutdown stores the lagging record too
