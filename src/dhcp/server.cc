@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -134,13 +136,18 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                         [weak = weak_from_this(), &l](const boost::system::error_code& ec) {
                           auto self = weak.lock();
                           if (!self || !self->running) return;
-                          if (ec == boost::asio::error::operation_aborted) return;
-                          if (!ec) self->Drain(l);
-                          if (self->running) self->Receive(l);
+                          // Only a closed or bad descriptor fails a wait (a socket error shows
+                          // as readable, and recvmmsg reports it).
+                          if (ec) return;
+                          self->Drain(l);
                         });
   }
 
-  // Reads and handles what is queued on the socket, up to kCallsPerWake recvmmsg calls.
+  // Reads and handles datagrams until the socket is empty (EAGAIN), then waits for more. The
+  // wait is armed only once the socket is empty: Asio's reactor is edge-triggered, so a wait
+  // armed while datagrams are still queued may not fire until another one arrives. After
+  // kCallsPerWake calls the rest is read from the io queue, after the handlers already waiting
+  // there (TFTP, HTTP, timers).
   void Drain(Listener& l) {
     for (int call = 0; call < kCallsPerWake; ++call) {
       for (int i = 0; i < kBatch; ++i) {
@@ -149,7 +156,15 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       }
       const int n =
           ::recvmmsg(l.socket.native_handle(), l.msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
-      if (n <= 0) return;  // EAGAIN: drained; an error is reported once, the next wait goes on
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        // EAGAIN: empty. Another error was the socket's pending one, now reported and cleared.
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+          log->debug("recvmmsg on port {}: {}", l.port, std::strerror(errno));
+        }
+        Receive(l);
+        return;
+      }
       for (int i = 0; i < n && running; ++i) {
         const msghdr& h = l.msgs[i].msg_hdr;
         const sockaddr_in& from = l.from[i];
@@ -165,8 +180,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
         OnDatagram(l, data, from_ip, from_port);
       }
-      if (n < kBatch) return;
+      if (!running) return;
     }
+    boost::asio::post(io, [weak = weak_from_this(), &l] {
+      auto self = weak.lock();
+      if (self && self->running) self->Drain(l);
+    });
   }
 
   void OnDatagram(Listener& l, ByteSpan data, Ipv4Address from_ip, uint16_t from_port) {

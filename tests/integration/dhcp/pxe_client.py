@@ -9,6 +9,13 @@
       prints the reply as JSON.
   pxe_client.py garbage SERVER_IP PORT
       Sends malformed datagrams (too short; an option running past the end; oversized).
+  pxe_client.py burst RELAY_IP SERVER_IP JUNK N SERVER_PID
+      Acts as a relay (giaddr RELAY_IP, bound to RELAY_IP:67): stops the server process
+      (SIGSTOP), sends JUNK short datagrams (dropped unanswered) and then N DISCOVERs from N
+      MACs, lets the server go on (SIGCONT) with all of them queued on its socket, and waits up
+      to 3 s for the OFFERs. Prints
+      {"sent": N, "offers": K, "last_offer_s": T} (T: seconds from the last DISCOVER sent to
+      the last OFFER received). Nothing is retransmitted, so every OFFER answers the burst.
 """
 import json
 import socket
@@ -79,8 +86,51 @@ def first(path, want):
     sys.exit("no matching packet in " + path)
 
 
+def discover(xid, mac, giaddr):
+    pkt = bytearray(240)
+    pkt[0:4] = b"\x01\x01\x06\x01"  # BOOTREQUEST, Ethernet, hlen 6, hops 1 (relayed)
+    pkt[4:8] = struct.pack("!I", xid)
+    pkt[24:28] = socket.inet_aton(giaddr)
+    pkt[28:34] = mac
+    pkt[236:240] = b"\x63\x82\x53\x63"
+    return bytes(pkt) + b"\x35\x01\x01\xff"
+
+
+def burst(relay_ip, server_ip, junk, n, server_pid):
+    import os
+    import signal
+    import time
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind((relay_ip, 67))
+    os.kill(server_pid, signal.SIGSTOP)
+    try:
+        for i in range(junk):
+            s.sendto(b"\x01\x01\x06\x00" + b"x" * 40, (server_ip, 67))
+        for i in range(n):
+            mac = b"\x02\x5e\xb0" + struct.pack("!I", i)[1:]
+            s.sendto(discover(0x5e000000 + i, mac, relay_ip), (server_ip, 67))
+    finally:
+        os.kill(server_pid, signal.SIGCONT)
+    sent_at = time.monotonic()
+    seen, last = set(), sent_at
+    s.settimeout(0.2)
+    while len(seen) < n and time.monotonic() - sent_at < 3.0:
+        try:
+            pkt = s.recv(4096)
+        except socket.timeout:
+            continue
+        if len(pkt) >= 240 and pkt[0] == 2 and options(pkt).get(53) == b"\x02":
+            seen.add(struct.unpack("!I", pkt[4:8])[0])
+            last = time.monotonic()
+    print(json.dumps({"sent": n, "offers": len(seen), "last_offer_s": round(last - sent_at, 3)}))
+
+
 def main():
     cmd = sys.argv[1]
+    if cmd == "burst":
+        burst(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+        return
     if cmd == "garbage":
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.sendto(b"\x01\x01\x06\x00" + b"x" * 40, (sys.argv[2], int(sys.argv[3])))

@@ -5,7 +5,8 @@
 #   (b) busybox udhcpc gets an address from the range
 #   (c) dhclient gets an address (the same one: same MAC, same client)
 #   (d) a reserved MAC gets its reserved address (outside the range) and hostname
-#   (a) perfdhcp (acting as a relay, giaddr = its address) completes DORA with no drops
+#   (a) perfdhcp (acting as a relay, giaddr = its address) completes DORA with no drops, and a
+#       burst queued while the server was stopped is answered in full
 #   (e) proxy mode: a captured PXE DISCOVER gets a boot file and no address, port 4011 answers
 #   (g) router solicitations within 3 s of the last multicast RA are answered (unicast)
 # Usage: run.sh DHCP_HARNESS SOURCE_DIR
@@ -132,8 +133,16 @@ PY
 ip netns exec "$cli" perfdhcp -4 -l cli0 -r 2000 -p 5 -R 1500 -W 2000000 198.18.16.1 \
   >"$tmp/perfdhcp-max.log" 2>&1 || true
 grep -E "sent packets|received packets|drops|[Rr]ate" "$tmp/perfdhcp-max.log" | sed 's/^/  max-rate run: /'
+# (a2) a burst longer than the server reads per wake-up (4 x 32 datagrams), all queued while the
+# server is stopped, then silence: 400 junk datagrams (dropped, nothing sent back that could
+# wake the socket) and 200 DISCOVERs, every one answered without a retransmission.
+burst=$(ip netns exec "$cli" python3 "$srcdir/pxe_client.py" burst 198.18.16.2 198.18.16.1 \
+  400 200 "$harness_pid")
+echo "  burst: $burst"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["offers"] == r["sent"] else 1)' \
+  "$burst" || fail "a queued burst was not answered in full: $burst"
 ip netns exec "$cli" ip addr flush dev cli0
-echo "ok (a) perfdhcp DORA x2000 at 200/s, no drops"
+echo "ok (a) perfdhcp DORA x2000 at 200/s, no drops; a queued burst answered in full"
 
 stop_harness full >"$tmp/full.json"
 cat "$tmp/full.json"
