@@ -158,10 +158,15 @@ def load_line(r):
     s = f"load average (1 min) {l0:.2f} at start, {l1:.2f} at end"
     if r.get("machine_busy_cores") is not None:
         s += f"; the {n} cores were {r['machine_busy_cores']:.2f} busy on average"
+    fc = r.get("foreign_cores")
+    if fc is not None:
+        s += (f"; other processes (not this benchmark, its servers or clients) used {fc:.2f} "
+              "cores on average")
     if r.get("contended"):
-        s = (f"**CONTENDED RUN: {s}** (above 1.5 on {n} cores: other builds/tests were "
-             "running, and the load also counts this suite's own clients; absolute numbers are "
-             "distorted, ratios less so)")
+        why = ("other processes used more than 0.2 cores" if fc is not None else
+               "load above 1.5 (older runs: the load also counts this suite's own clients)")
+        s = (f"**CONTENDED RUN: {s}** ({why}; absolute numbers are distorted, ratios less "
+             "so)")
     return s
 
 
@@ -523,10 +528,10 @@ def main():
     L.append("")
     contended = [s for s, r in results.items() if r.get("contended") and r.get("status") == "ok"]
     if contended:
-        L.append(f"> **Contended run.** The load average was above 1.5 during: "
-                 f"{', '.join(contended)}. Other engineers were compiling and testing on the same"
-                 " 2 cores; absolute rates are lower and noisier than on an idle machine. Peers "
-                 "were interleaved with rotated order, so ratios are fairer than absolutes.")
+        L.append(f"> **Contended run.** Other processes shared the cores during: "
+                 f"{', '.join(contended)} (see each suite's first line); absolute rates are "
+                 "lower and noisier than on an idle machine. Peers were interleaved with rotated "
+                 "order, so ratios are fairer than absolutes.")
         L.append("")
     L.append("## Targets (issue 5)")
     L.append("")
@@ -767,8 +772,10 @@ def main():
              "the 2 cores).")
     L.append("- Peers are interleaved: round r runs the servers starting at offset r of the list, "
              "so no server always runs first or last. Tables show medians over the rounds.")
-    L.append("- The load average (1 min) is recorded at the start and end of every suite; above "
-             "1.5 the suite is marked contended.")
+    L.append("- The load average (1 min) is recorded at the start and end of every suite, and the "
+             "CPU of every other user process (not the benchmark, its servers or clients) over "
+             "the suite; when those used more than 0.2 cores on average the suite is marked "
+             "contended (results from before this rule: a load average above 1.5).")
     L.append("- `bench/storm/` (`paddock-storm`) is a standalone CMake project using only POSIX "
              "sockets and threads (one thread per machine, one DHCP receive thread "
              "demultiplexing by xid + chaddr). The top-level CMakeLists.txt does not include "
