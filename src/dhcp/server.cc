@@ -143,11 +143,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                         });
   }
 
-  // Reads and handles datagrams until the socket is empty (EAGAIN), then waits for more. The
-  // wait is armed only once the socket is empty: Asio's reactor is edge-triggered, so a wait
-  // armed while datagrams are still queued may not fire until another one arrives. After
+  // Reads and handles datagrams until the socket is empty (EAGAIN), then waits for more. After
   // kCallsPerWake calls the rest is read from the io queue, after the handlers already waiting
-  // there (TFTP, HTTP, timers).
+  // there (TFTP, HTTP, timers). Waiting only on an empty socket also saves system calls: Asio
+  // re-arms its edge-triggered epoll registration with an epoll_ctl(MOD) for every wait (which
+  // is also why a wait armed on a socket that still holds datagrams fires at once).
   void Drain(Listener& l) {
     for (int call = 0; call < kCallsPerWake; ++call) {
       for (int i = 0; i < kBatch; ++i) {
