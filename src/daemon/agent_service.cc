@@ -15,9 +15,9 @@
 
 #include "agent/state_archive.h"
 #include "common/clock.h"
-#include "common/thread_name.h"
 #include "common/event.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "daemon/event_recorder.h"
 #include "daemon/files.h"
 #include "daemon/tokens.h"
