@@ -132,9 +132,7 @@ EventRecorder::EventRecorder(store::Store* store) : store_(store) {
 EventRecorder::~EventRecorder() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // An empty write makes sure a last (synced) batch runs: it stores lagging records.
-    pending_other_.writes.push_back([](store::Store&) {});
-    ++enqueued_;
+    QueueSyncedBatchLocked();
     stopping_ = true;
   }
   cv_.notify_all();
@@ -189,16 +187,21 @@ void EventRecorder::Post(std::function<void(store::Store&)> write) {
   cv_.notify_one();
 }
 
+void EventRecorder::QueueSyncedBatchLocked() {
+  // An empty write: a batch runs even when nothing else is queued, and with stopping_ or a
+  // Flush() waiting it is synced and stores the records whose last_seen_us lagged.
+  pending_other_.writes.push_back([](store::Store&) {});
+  ++enqueued_;
+}
+
 void EventRecorder::AddListener(std::function<void(const store::StoredEvent&)> listener) {
   listeners_.push_back(std::move(listener));
 }
 
 void EventRecorder::Flush() {
   std::unique_lock<std::mutex> lock(mu_);
-  // An empty write makes sure a synced batch runs after this call even when nothing is queued:
-  // it also stores the machine records whose last_seen_us lagged.
-  pending_other_.writes.push_back([](store::Store&) {});
-  uint64_t target = ++enqueued_;
+  QueueSyncedBatchLocked();
+  uint64_t target = enqueued_;
   ++sync_requests_;
   cv_.notify_one();
   flushed_cv_.wait(lock, [&] { return done_ >= target && !unsynced_locked_; });
@@ -304,11 +307,11 @@ EventRecorder::MachineState& EventRecorder::StateFor(const MacAddress& mac) {
   return it->second;
 }
 
-bool EventRecorder::NeedsWrite(const MachineState& state) {
+bool EventRecorder::NeedsWrite(const MachineState& state, bool exact) {
   const store::MachineRecord& r = state.record;
   const store::MachineRecord& w = state.written;
-  if (w.first_seen_us == 0) return true;  // not stored yet
-  if (r.last_seen_us - w.last_seen_us >= kLastSeenWriteMicros) return true;
+  if (exact || r.last_seen_us - w.last_seen_us >= kLastSeenWriteMicros) return !(r == w);
+  // Only a change of another field counts (a never-written record differs in first_seen_us).
   store::MachineRecord same_time = r;
   same_time.last_seen_us = w.last_seen_us;
   return !(same_time == w);
@@ -382,9 +385,12 @@ void EventRecorder::Process(Batch& batch, bool force_sync) {
     update(StateFor(mac).record);
     touched[mac] = true;
   }
-  // Flush() and shutdown store every record exactly, including last_seen_us that lagged.
+  // Flush() and shutdown store every record exactly, including a last_seen_us that lagged
+  // (rare: one pass over the cached records).
   if (force_sync) {
-    for (const MacAddress& mac : lagging_) touched[mac] = true;
+    for (const auto& [mac, state] : machines_) {
+      if (!(state.record == state.written)) touched[mac] = true;
+    }
   }
   Status token_status = Ok();
   if (!stored.empty() || !touched.empty() || !batch.tokens.empty()) {
@@ -395,31 +401,24 @@ void EventRecorder::Process(Batch& batch, bool force_sync) {
     out.events = std::move(stored);
     out.machines.reserve(touched.size());
     for (auto& [mac, unused] : touched) {
-      MachineState& state = machines_[mac];
-      if (force_sync ? !(state.record == state.written) : NeedsWrite(state)) {
-        out.machines.push_back(state.record);
-      } else if (state.record.last_seen_us != state.written.last_seen_us) {
-        lagging_.insert(mac);
-      }
+      const MachineState& state = machines_[mac];
+      if (NeedsWrite(state, force_sync)) out.machines.push_back(state.record);
     }
     // Tokens are already queued in the store (IssueToken); this transaction writes them.
     const int64_t now = SteadyMicros();
     out.sync = force_sync || !batch.tokens.empty() || now - last_sync_us_ >= kSyncIntervalMicros;
     Status st = store_->RecordBatch(out);
     token_status = st;
-    if (st) {
-      for (const store::MachineRecord& m : out.machines) {
-        machines_[m.mac].written = m;
-        lagging_.erase(m.mac);
-      }
-    }
     if (!st) {
       logger->error("cannot store {} events: {}", out.events.size(), st.error().ToString());
-    } else if (out.sync) {
-      last_sync_us_ = now;
-      unsynced_ = false;
     } else {
-      unsynced_ = true;
+      for (const store::MachineRecord& m : out.machines) machines_[m.mac].written = m;
+      if (out.sync) {
+        last_sync_us_ = now;
+        unsynced_ = false;
+      } else {
+        unsynced_ = true;
+      }
     }
     stored = std::move(out.events);
   }

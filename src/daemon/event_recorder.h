@@ -26,7 +26,6 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -108,7 +107,9 @@ class EventRecorder final : public EventSink {
   void Process(Batch& batch, bool force_sync);
   void LoadMachines();
   MachineState& StateFor(const MacAddress& mac);
-  static bool NeedsWrite(const MachineState& state);
+  // Whether the record must be written (`exact`: any difference, else as kLastSeenWriteMicros).
+  static bool NeedsWrite(const MachineState& state, bool exact);
+  void QueueSyncedBatchLocked();  // mu_ held
   void Assign(store::StoredEvent& stored, MachineState& state);
 
   store::Store* store_;
@@ -132,8 +133,6 @@ class EventRecorder final : public EventSink {
   // Worker-thread state, plus current boot numbers readable under mu_. Every stored machine is
   // loaded once when the worker starts (a DISCOVER from a new MAC then costs no read).
   std::unordered_map<MacAddress, MachineState> machines_;
-  // Machines whose stored last_seen_us lags (kLastSeenWriteMicros): Flush() writes them.
-  std::unordered_set<MacAddress> lagging_;
   std::unordered_map<MacAddress, int64_t> boots_;
   std::thread worker_;
 };
