@@ -1,7 +1,5 @@
 #include "common/net.h"
 
-#include <cstdio>
-
 namespace paddock {
 namespace {
 
@@ -12,11 +10,15 @@ int HexValue(char c) {
   return -1;
 }
 
+// Without printf: addresses are formatted on hot paths (every timeline event, every script).
 std::string FormatMac(const std::array<uint8_t, 6>& b, char sep) {
-  char buf[18];
-  std::snprintf(buf, sizeof(buf), "%02x%c%02x%c%02x%c%02x%c%02x%c%02x", b[0], sep, b[1], sep, b[2],
-                sep, b[3], sep, b[4], sep, b[5]);
-  return buf;
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(17, sep);
+  for (size_t i = 0; i < 6; ++i) {
+    out[3 * i] = kDigits[b[i] >> 4];
+    out[3 * i + 1] = kDigits[b[i] & 0xf];
+  }
+  return out;
 }
 
 }  // namespace
@@ -87,10 +89,19 @@ std::optional<Ipv4Address> Ipv4Address::Parse(std::string_view text) {
 }
 
 std::string Ipv4Address::ToString() const {
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "%u.%u.%u.%u", value_ >> 24, (value_ >> 16) & 0xff,
-                (value_ >> 8) & 0xff, value_ & 0xff);
-  return buf;
+  std::string out;
+  AppendTo(out);
+  return out;
+}
+
+void Ipv4Address::AppendTo(std::string& out) const {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    const unsigned octet = (value_ >> shift) & 0xff;
+    if (octet >= 100) out += static_cast<char>('0' + octet / 100);
+    if (octet >= 10) out += static_cast<char>('0' + octet / 10 % 10);
+    out += static_cast<char>('0' + octet % 10);
+    if (shift > 0) out += '.';
+  }
 }
 
 }  // namespace paddock

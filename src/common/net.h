@@ -48,6 +48,8 @@ class Ipv4Address {
   constexpr uint32_t value() const { return value_; }
   constexpr bool IsZero() const { return value_ == 0; }
   std::string ToString() const;
+  // Appends the dotted quad to `out` (no allocation of its own).
+  void AppendTo(std::string& out) const;
 
   friend constexpr bool operator==(Ipv4Address, Ipv4Address) = default;
   friend constexpr auto operator<=>(Ipv4Address, Ipv4Address) = default;

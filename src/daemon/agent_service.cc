@@ -177,8 +177,8 @@ Result<int64_t> SaveStateVersion(const std::string& state_dir, const MacAddress&
 }
 
 AgentService::AgentService(store::Store* store, EventRecorder* recorder,
-                           AgentServiceOptions options)
-    : store_(store), recorder_(recorder), options_(std::move(options)) {
+                           const BootTokenSigner* signer, AgentServiceOptions options)
+    : store_(store), recorder_(recorder), signer_(signer), options_(std::move(options)) {
   if (!options_.host_key_dir.empty())
     host_keys_ = std::make_unique<HostKeys>(options_.host_key_dir);
   config_ = std::make_shared<AgentServiceConfig>();
@@ -326,22 +326,26 @@ http::Response AgentService::Redeem(const http::Request& req) {
     if (auto m = MacAddress::Parse(body["mac"].get<std::string>())) claimed = *m;
   }
   const int64_t now = WallMicros() / 1000000;
-  auto redeemed = store_->RedeemToken(HashToken(token), now);
   auto refuse = [&](const MacAddress& mac, const char* phase, const std::string& reason) {
     log::Get("agent")->warn("mac={} boot token refused ({}) from {}", mac.ToString(), reason,
                             req.PeerString());
     Alert(recorder_, mac, phase, {{"reason", reason}, {"peer", req.PeerString()}});
     return http::Response::Forbidden();
   };
+  auto claims = signer_->Verify(token);
+  if (!claims) {
+    if (claimed) return refuse(*claimed, "agent.token_refused", "unknown token");
+    return http::Response::Forbidden();
+  }
+  // Consumed before the MAC and expiry checks: a token presented for another machine is burnt.
+  auto redeemed = store_->RedeemToken(store::BootToken{HashToken(token), claims->mac, claims->boot,
+                                                       claims->issued_at, claims->expires_at, 0},
+                                      now);
   if (!redeemed) {
     const Error& err = redeemed.error();
     if (err.code == ErrorCode::kPermissionDenied) {
-      if (claimed) return refuse(*claimed, "agent.token_reused", "token already redeemed");
-      return http::Response::Forbidden();
-    }
-    if (err.code == ErrorCode::kNotFound) {
-      if (claimed) return refuse(*claimed, "agent.token_refused", "unknown token");
-      return http::Response::Forbidden();
+      return refuse(claimed ? *claimed : claims->mac, "agent.token_reused",
+                    "token already redeemed");
     }
     log::Get("agent")->error("cannot redeem boot token: {}", err.ToString());
     return http::Response::InternalError();
@@ -354,7 +358,7 @@ http::Response AgentService::Redeem(const http::Request& req) {
   if (t.expires_at != 0 && now > t.expires_at) {
     return refuse(t.mac, "agent.token_refused", "token expired");
   }
-  std::string credential = NewBootToken();
+  std::string credential = NewSecretToken();
   store::AgentCredential c{HashToken(credential), t.mac, t.boot, now};
   if (auto st = store_->PutCredential(c); !st) {
     log::Get("agent")->error("mac={} cannot store credential: {}", t.mac.ToString(),
@@ -563,15 +567,14 @@ http::Response AgentService::NoCloudSeed(const http::Request& req) {
   std::string token = rest.substr(s1 + 1, s2 - s1 - 1);
   std::string doc = rest.substr(s2 + 1);
   if (!mac || token.empty()) return http::Response::NotFound();
-  auto found = store_->FindToken(HashToken(token));
-  if (!found) return http::Response::InternalError();
+  auto found = signer_->Verify(token);  // the seed does not consume the token
   const int64_t now = WallMicros() / 1000000;
   const char* refused = nullptr;
-  if (!*found) {
+  if (!found) {
     refused = "unknown token";
-  } else if ((*found)->mac != *mac) {
+  } else if (found->mac != *mac) {
     refused = "token of another machine";
-  } else if ((*found)->expires_at != 0 && now > (*found)->expires_at) {
+  } else if (found->expires_at != 0 && now > found->expires_at) {
     refused = "token expired";
   }
   if (refused != nullptr) {

@@ -4,7 +4,8 @@
 // contract"), registered on the daemon's http::Router beside BootService.
 //
 //   POST /agent/v1/redeem            {"token","mac"} -> {"credential"}; the boot token is
-//                                    consumed (store::RedeemToken); a reused, unknown or
+//                                    verified (daemon/tokens.h) and consumed
+//                                    (store::Store::RedeemToken); a reused, unknown or
 //                                    expired token is 403 and an agent.token_reused /
 //                                    agent.token_refused alert (ok=false) on the machine
 //   GET  /agent/v1/nocloud/<doc>     meta-data, user-data, vendor-data, network-config,
@@ -67,6 +68,7 @@ class Store;
 
 namespace paddock::daemon {
 
+class BootTokenSigner;
 class EventRecorder;
 
 struct AgentServiceConfig {
@@ -109,7 +111,9 @@ Result<int64_t> SaveStateVersion(const std::string& state_dir, const MacAddress&
 class AgentService {
  public:
   // `store` and `recorder` must outlive the service. Starts the worker thread.
-  AgentService(store::Store* store, EventRecorder* recorder, AgentServiceOptions options);
+  // `signer` verifies boot tokens (daemon/tokens.h); it and `store` must outlive the service.
+  AgentService(store::Store* store, EventRecorder* recorder, const BootTokenSigner* signer,
+               AgentServiceOptions options);
   // Answers what is queued (503), then joins the worker.
   ~AgentService();
   AgentService(const AgentService&) = delete;
@@ -137,6 +141,7 @@ class AgentService {
 
   store::Store* store_;
   EventRecorder* recorder_;
+  const BootTokenSigner* signer_;
   AgentServiceOptions options_;
   std::unique_ptr<HostKeys> host_keys_;  // null when options_.host_key_dir is empty
   mutable std::mutex mu_;

@@ -34,7 +34,7 @@ class AgentServiceTest : public ::testing::Test {
     fs::create_directories(dir_);
     store_ = std::move(*store::OpenSqliteStore((dir_ / "paddock.db").string()));
     recorder_ = std::make_unique<EventRecorder>(store_.get());
-    service_ = std::make_unique<AgentService>(store_.get(), recorder_.get(),
+    service_ = std::make_unique<AgentService>(store_.get(), recorder_.get(), &signer_,
                                               AgentServiceOptions{(dir_ / "state").string(), 5});
 
     std::ofstream(dir_ / "user-data.tmpl") << "#cloud-config\nhostname: {{hostname}}\n"
@@ -69,11 +69,9 @@ class AgentServiceTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  std::string IssueToken(int64_t lifetime = 3600) {
-    std::string token = NewBootToken();
+  std::string IssueToken(int64_t lifetime = 3600, const MacAddress& mac = kMac) {
     int64_t now = WallMicros() / 1000000;
-    EXPECT_TRUE(store_->PutToken({HashToken(token), kMac, 1, now, now + lifetime, 0}));
-    return token;
+    return signer_.Issue({mac, 1, now, now + lifetime});
   }
 
   http::Response Call(std::string method, std::string path, std::string body = {},
@@ -123,6 +121,7 @@ class AgentServiceTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  BootTokenSigner signer_{std::array<uint8_t, BootTokenSigner::kKeyBytes>{7, 7, 7}};
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<EventRecorder> recorder_;
   std::unique_ptr<AgentService> service_;
@@ -154,6 +153,28 @@ TEST_F(AgentServiceTest, TokenRedeemsOnceThenReuseIsRefusedAndAlerted) {
 TEST_F(AgentServiceTest, ExpiredTokenIsRefused) {
   std::string token = IssueToken(-10);
   EXPECT_EQ(Redeem(token), "");
+}
+
+// Tokens are verified by their signature: an altered one, one signed with another key and one
+// of another machine are refused (alerted); the last is burnt, so its machine cannot use it.
+TEST_F(AgentServiceTest, ForgedAlteredAndStolenTokensAreRefused) {
+  std::string altered = IssueToken();
+  altered[20] = altered[20] == '0' ? '1' : '0';
+  EXPECT_EQ(Redeem(altered), "");
+  BootTokenSigner other_key(std::array<uint8_t, BootTokenSigner::kKeyBytes>{8});
+  int64_t now = WallMicros() / 1000000;
+  EXPECT_EQ(Redeem(other_key.Issue({kMac, 1, now, now + 60})), "");
+  const MacAddress other = *MacAddress::Parse("52:54:00:aa:bb:02");
+  std::string stolen = IssueToken(60, other);
+  EXPECT_EQ(Redeem(stolen), "");  // presented as kMac's
+  auto r = Call("POST", "/agent/v1/redeem",
+                nlohmann::json{{"token", stolen}, {"mac", other.ToString()}}.dump());
+  EXPECT_EQ(r.status, 403);
+  auto phases = Phases();
+  EXPECT_EQ(std::count(phases.begin(), phases.end(), "agent.token_refused"), 2);
+  EXPECT_EQ(std::find(phases.begin(), phases.end(), "agent.credential_issued"), phases.end());
+  // The genuine token still works.
+  EXPECT_EQ(Redeem(IssueToken()).size(), 32u);
 }
 
 TEST_F(AgentServiceTest, EveryRouteButRedeemNeedsACredential) {
@@ -273,9 +294,7 @@ TEST_F(AgentServiceTest, StateIsServedOnlyToItsOwnMachine) {
   ASSERT_EQ(PutState(credential, Archive("mine\n")).status, 200);
   // A credential of another machine sees its own (empty) state.
   const MacAddress other = *MacAddress::Parse("52:54:00:aa:bb:02");
-  std::string token = NewBootToken();
-  int64_t now = WallMicros() / 1000000;
-  ASSERT_TRUE(store_->PutToken({HashToken(token), other, 1, now, now + 60, 0}));
+  std::string token = IssueToken(60, other);
   auto r = Call("POST", "/agent/v1/redeem",
                 nlohmann::json{{"token", token}, {"mac", other.ToString()}}.dump());
   ASSERT_EQ(r.status, 200);
@@ -399,7 +418,7 @@ namespace {
 TEST_F(AgentServiceTest, TemplatesGetTheMachinesStableSshHostKeys) {
   auto with_keys = [&] {
     return std::make_unique<AgentService>(
-        store_.get(), recorder_.get(),
+        store_.get(), recorder_.get(), &signer_,
         AgentServiceOptions{(dir_ / "state").string(), 5, (dir_ / "hostkeys").string()});
   };
   service_ = with_keys();

@@ -3,9 +3,8 @@
 #include <filesystem>
 #include <unordered_map>
 
-#include <nlohmann/json.hpp>
-
 #include "common/clock.h"
+#include "common/json_writer.h"
 #include "common/log.h"
 #include "daemon/event_recorder.h"
 #include "daemon/tokens.h"
@@ -23,11 +22,6 @@ constexpr char kIpxeContentType[] = "text/plain; charset=utf-8";
 std::string QueryOr(const http::Request& req, std::string_view name) {
   auto v = req.Query(name);
   return v ? std::string(*v) : std::string();
-}
-
-// Query strings are untrusted bytes; invalid UTF-8 must not make the JSON dump throw.
-std::string DumpJson(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string RestAfter(const std::string& path, std::string_view prefix) {
@@ -61,8 +55,9 @@ inventory::MachineFacts FactsFor(const BootService::Prepared& prep,
 
 }  // namespace
 
-BootService::BootService(EventRecorder* recorder, MacResolver resolver)
-    : recorder_(recorder), resolver_(std::move(resolver)) {}
+BootService::BootService(EventRecorder* recorder, const BootTokenSigner* signer,
+                         MacResolver resolver)
+    : recorder_(recorder), signer_(signer), resolver_(std::move(resolver)) {}
 
 void BootService::SetConfig(std::shared_ptr<const BootServiceConfig> config) {
   auto prepared = std::make_shared<Prepared>();
@@ -122,10 +117,12 @@ void BootService::Register(http::Router& router) {
     const std::string group_name = group ? group->name : std::string();
     const std::string profile_name = profile ? profile->name : std::string();
 
-    const std::string detail = DumpJson({{"group", group_name},
-                                         {"profile", profile_name},
-                                         {"hostname", facts.hostname},
-                                         {"arch", facts.arch}});
+    const std::string detail = FlatJsonWriter()
+                                   .String("arch", facts.arch)
+                                   .String("group", group_name)
+                                   .String("hostname", facts.hostname)
+                                   .String("profile", profile_name)
+                                   .Finish();
     recorder_->UpdateMachine(*mac, [hostname = facts.hostname, uuid = facts.uuid, arch = facts.arch,
                                     serial = facts.serial, group_name, profile_name,
                                     ip = req.peer_address](store::MachineRecord& m) {
@@ -138,16 +135,19 @@ void BootService::Register(http::Router& router) {
       if (!ip.IsZero()) m.last_ip = ip.ToString();
     });
 
+    // The exchange becomes ONE timeline event (OnAccess), "boot.script" or "boot.unmatched",
+    // carrying these facts and the HTTP ones (bytes, duration, status).
+    auto labelled = [&](http::Response r, const char* phase) {
+      r.access_label = phase;
+      r.access_detail = detail;
+      return r;
+    };
     if (profile == nullptr) {
-      BootEvent e;
-      e.mac = *mac;
-      e.phase = "boot.unmatched";
-      e.ok = false;
-      e.detail = detail;
-      recorder_->Record(std::move(e));
       log::Get("boot")->warn("mac={} matches no group and there is no default group",
                              mac->ToString());
-      return http::Response::Text(200, render::RenderNoProfileScript(facts), kIpxeContentType);
+      return labelled(
+          http::Response::Text(200, render::RenderNoProfileScript(facts), kIpxeContentType),
+          "boot.unmatched");
     }
 
     auto renderer = prep->renderers.find(group->name);
@@ -156,29 +156,17 @@ void BootService::Register(http::Router& router) {
                               mac->ToString(), group->name, profile->name);
       return http::Response::InternalError();
     }
-    std::string token = NewBootToken();
+    // A stateless token (daemon/tokens.h): nothing is stored until the agent redeems it.
+    const int64_t now = WallMicros() / 1000000;
+    std::string token =
+        signer_->Issue({*mac, recorder_->CurrentBoot(*mac), now, now + cfg.token_lifetime_seconds});
     auto script = renderer->second.Render(facts, token);
     if (!script) {
       log::Get("boot")->error("mac={} cannot render profile {}: {}", mac->ToString(), profile->name,
                               script.error().ToString());
       return http::Response::InternalError();
     }
-    BootEvent e;
-    e.mac = *mac;
-    e.phase = "boot.script";
-    e.detail = detail;
-    recorder_->Record(std::move(e));
-
-    // The token is handed to the store at once (visible to the agent's redeem immediately)
-    // and written, fsynced, with the recorder's next batch (group commit). Waiting for that
-    // fsync before replying cost a disk round trip per script (0.26x nginx's req/s instead of
-    // >= 0.9x); a crash in the milliseconds before the commit loses the token: that machine's
-    // agent then cannot redeem it and the machine must boot again (docs/architecture.md).
-    const int64_t now = WallMicros() / 1000000;
-    recorder_->IssueToken(store::BootToken{HashToken(token), *mac, recorder_->CurrentBoot(*mac),
-                                           now, now + cfg.token_lifetime_seconds, 0},
-                          nullptr);
-    return http::Response::Text(200, std::move(*script), kIpxeContentType);
+    return labelled(http::Response::Text(200, std::move(*script), kIpxeContentType), "boot.script");
   });
 
   router.HandlePrefix("GET", "/assets/", [this](const http::Request& req) {
@@ -198,13 +186,13 @@ void BootService::Register(http::Router& router) {
   router.Handle("GET", "/node/booted", [this](const http::Request& req) {
     auto mac = MacAddress::Parse(QueryOr(req, "mac"));
     if (!mac) return http::Response::BadRequest("missing or malformed mac parameter");
-    BootEvent e;
-    e.mac = *mac;
-    e.phase = "node.booted";
-    e.detail = DumpJson(
-        nlohmann::json{{"ip", req.peer_address.ToString()}, {"uptime", QueryOr(req, "uptime")}});
-    recorder_->Record(std::move(e));
-    return http::Response::Text(200, "ok\n");
+    http::Response r = http::Response::Text(200, "ok\n");
+    r.access_label = "node.booted";  // one event with the HTTP facts (OnAccess)
+    r.access_detail = FlatJsonWriter()
+                          .Ip("ip", req.peer_address)
+                          .String("uptime", QueryOr(req, "uptime"))
+                          .Finish();
+    return r;
   });
 }
 
@@ -222,16 +210,20 @@ void BootService::OnAccess(const http::AccessRecord& record) {
   }
   BootEvent e;
   e.mac = *mac;
-  e.phase = "http.request";
+  e.phase = record.label.empty() ? "http.request" : record.label;
   e.time_us = WallMicros() - record.duration_us;
   e.bytes = static_cast<int64_t>(record.bytes_sent);
   e.duration_us = record.duration_us;
-  e.ok = record.complete && record.status < 400;
-  e.detail = DumpJson(nlohmann::json{{"method", record.method},
-                                     {"path", record.path},
-                                     {"status", record.status},
-                                     {"peer", record.peer_address.ToString()},
-                                     {"complete", record.complete}});
+  e.ok = record.complete && record.status < 400 && e.phase != "boot.unmatched";
+  // A labelled exchange's own facts (a JSON object from the handler) come first.
+  e.detail = FlatJsonWriter()
+                 .Merge(record.detail)
+                 .Bool("complete", record.complete)
+                 .String("method", record.method)
+                 .String("path", record.path)
+                 .Ip("peer", record.peer_address)
+                 .Int("status", record.status)
+                 .Finish();
   recorder_->Record(std::move(e));
 }
 

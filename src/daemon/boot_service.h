@@ -5,7 +5,7 @@
 //   GET /boot.ipxe        the chain script (same for every machine); iPXE gets its URL by DHCP
 //   GET /ipxe?mac=&uuid=&arch=&platform=&serial=&asset=
 //                         the machine's own script: inventory match -> profile -> rendered
-//                         with a fresh one-time boot token (stored hashed); unknown machines
+//                         with a fresh one-time boot token (daemon/tokens.h); unknown machines
 //                         are recorded (discovery) and get the default group or a script
 //                         that says no group matched
 //   GET /assets/<path>    kernels and initrds (Range, ETag, sendfile) from http.assets
@@ -14,8 +14,11 @@
 //                         the test image's "I am up" report: a node.booted timeline event
 //   GET /healthz          "ok"
 //
-// Every finished HTTP response also becomes an "http.request" timeline event for the machine
-// (by the mac query parameter, else by the MacResolver on the peer address): OnAccess.
+// Every finished HTTP response also becomes one timeline event for the machine (by the mac
+// query parameter, else by the MacResolver on the peer address): OnAccess. It is an
+// "http.request" event, or the phase the handler labelled the response with
+// (http::Response::access_label: "boot.script", "boot.unmatched", "node.booted"), carrying the
+// handler's facts and the HTTP ones (path, status, bytes, duration).
 //
 // Threading: handlers run on the io thread; SetConfig may be called from any thread (reload)
 // and takes effect for the next request.
@@ -23,11 +26,8 @@
 // Cost per /ipxe request (docs/architecture.md, "Performance notes"): SetConfig parses every
 // group's template once and prebuilds the variables shared by the group's machines
 // (render::IpxeRenderer); a request builds only the machine's variables. The boot token is
-// handed to the store at once (store::Store::QueueToken: the agent can redeem it immediately)
-// and written with the machine record and the timeline events in the event recorder's next
-// batch (one fsynced transaction for everything queued meanwhile); the script does not wait
-// for that fsync. A crash in those few milliseconds loses the token (the machine must boot
-// again).
+// signed, not stored (daemon/tokens.h), so a script costs one timeline event and a machine
+// record update in the event recorder's next batch, and waits for no disk write.
 
 #include <map>
 #include <memory>
@@ -44,6 +44,7 @@ struct AccessRecord;
 
 namespace paddock::daemon {
 
+class BootTokenSigner;
 class EventRecorder;
 
 struct BootServiceConfig {
@@ -58,7 +59,8 @@ struct BootServiceConfig {
 class BootService {
  public:
   // `recorder` must outlive the service.
-  BootService(EventRecorder* recorder, MacResolver resolver);
+  // `signer` must outlive the service.
+  BootService(EventRecorder* recorder, const BootTokenSigner* signer, MacResolver resolver);
 
   // Prepares the scripts of every group (templates parsed once). A template that does not
   // parse (config validation rejects it first) makes its group's requests fail with 500.
@@ -76,6 +78,7 @@ class BootService {
   std::shared_ptr<const BootServiceConfig> config() const;
 
   EventRecorder* recorder_;
+  const BootTokenSigner* signer_;
   MacResolver resolver_;
   mutable std::mutex mu_;
   std::shared_ptr<const Prepared> prepared_;

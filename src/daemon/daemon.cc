@@ -16,6 +16,7 @@
 #include "daemon/neighbors.h"
 #include "daemon/options.h"
 #include "daemon/registry_cache.h"
+#include "daemon/tokens.h"
 #include "dhcp/server.h"
 #include "http/responder.h"
 #include "http/router.h"
@@ -29,6 +30,7 @@ struct Daemon::Impl {
   config::Config config;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<EventRecorder> recorder;
+  std::unique_ptr<BootTokenSigner> signer;  // boot tokens: /ipxe issues, the agent redeems
   std::unique_ptr<StoreLeaseStorage> lease_storage;
   boost::asio::io_context io;
   std::unique_ptr<dhcp::Server> dhcp;
@@ -72,11 +74,11 @@ static std::shared_ptr<const AgentServiceConfig> AgentServiceConfigFrom(
 Status Daemon::Impl::StartServers() {
   MacResolver resolver = [this](Ipv4Address ip) { return ResolveMac(ip); };
 
-  boot = std::make_unique<BootService>(recorder.get(), resolver);
+  boot = std::make_unique<BootService>(recorder.get(), signer.get(), resolver);
   boot->SetConfig(std::make_shared<BootServiceConfig>(BootServiceConfigFrom(config)));
   boot->Register(router);
   agent = std::make_unique<AgentService>(
-      store.get(), recorder.get(),
+      store.get(), recorder.get(), signer.get(),
       AgentServiceOptions{(std::filesystem::path(config.server.data_dir) / "state").string(), 5,
                           (std::filesystem::path(config.server.data_dir) / "hostkeys").string()});
   agent->SetConfig(AgentServiceConfigFrom(config));
@@ -261,6 +263,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(config::Config config) {
   auto store = store::OpenSqliteStore(DatabasePath(impl->config));
   if (!store) return tl::unexpected(store.error());
   impl->store = std::move(*store);
+  auto signer = BootTokenSigner::FromStore(*impl->store);
+  if (!signer) return MakeError(signer.error().code, "boot token key: " + signer.error().message);
+  impl->signer = std::move(*signer);
   impl->recorder = std::make_unique<EventRecorder>(impl->store.get());
   impl->lease_storage = std::make_unique<StoreLeaseStorage>(impl->store.get());
   if (!std::filesystem::is_directory(impl->config.http.assets)) {

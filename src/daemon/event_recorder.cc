@@ -12,10 +12,10 @@ namespace paddock::daemon {
 namespace {
 
 // The top-level fields of an event's detail that the recorder reads. Producers write flat
-// objects (dhcp/responder.cc, http): they are scanned in place instead of parsed into an
+// objects (dhcp/responder.cc): they are scanned in place instead of parsed into an
 // nlohmann tree, which cost a large share of the recorder's CPU per DHCP event.
 struct DetailFields {
-  std::string vendor_class, user_class, uuid, firmware, ip, path;
+  std::string vendor_class, user_class, uuid, firmware, ip;
   bool ipxe = false;
 };
 
@@ -60,8 +60,6 @@ bool ScanFlatDetail(std::string_view s, DetailFields& f) {
         f.firmware = v;
       else if (key == "ip")
         f.ip = v;
-      else if (key == "path")
-        f.path = v;
     } else if (s.compare(i, 4, "true") == 0) {
       i += 4;
       if (key == "ipxe") f.ipxe = true;
@@ -105,7 +103,6 @@ DetailFields ParseDetail(const std::string& text) {
   take("uuid", f.uuid);
   take("firmware", f.firmware);
   take("ip", f.ip);
-  take("path", f.path);
   auto ipxe = detail.find("ipxe");
   f.ipxe = ipxe != detail.end() && ipxe->is_boolean() && ipxe->get<bool>();
   return f;
@@ -148,43 +145,37 @@ void EventRecorder::Record(BootEvent event) {
       ++dropped_;
       return;
     }
+    // The worker takes the whole queue at once: only the first write of a batch wakes it
+    // (a wake per write cost a futex call, and often a context switch, per DHCP message or
+    // script). Once woken it re-checks the queue before it sleeps again.
+    wake = IdleLocked();
     pending_.push_back(std::move(event));
     ++enqueued_;
-    // The worker takes the whole queue at once: only the first event of a batch wakes it
-    // (a wake per event cost a futex call and a context switch per DHCP message).
-    wake = pending_.size() == 1;
   }
   if (wake) cv_.notify_one();
 }
 
 void EventRecorder::UpdateMachine(const MacAddress& mac,
                                   std::function<void(store::MachineRecord&)> update) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    wake = IdleLocked();
     pending_other_.updates.emplace_back(mac, std::move(update));
     ++enqueued_;
   }
-  cv_.notify_one();
-}
-
-void EventRecorder::IssueToken(store::BootToken token, std::function<void(const Status&)> durable) {
-  store_->QueueToken(token);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (durable) ++pending_other_.waited_tokens;
-    pending_other_.tokens.emplace_back(std::move(token), std::move(durable));
-    ++enqueued_;
-  }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();  // as in Record(): only the first write of a batch wakes it
 }
 
 void EventRecorder::Post(std::function<void(store::Store&)> write) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    wake = IdleLocked();
     pending_other_.writes.push_back(std::move(write));
     ++enqueued_;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void EventRecorder::QueueSyncedBatchLocked() {
@@ -245,13 +236,9 @@ void EventRecorder::Run() {
       continue;
     }
     // A batch waits up to kMinBatchMicros after the last commit so that it holds many writes
-    // (each commit has a fixed cost, and rows of one batch share pages); a token someone waits
-    // for, Flush() and shutdown do not wait. /ipxe's tokens are redeemable from the store's
-    // queue at once and nobody waits for their commit: they gather like events instead of
-    // forcing a small synced commit each (under load that was a commit per few scripts).
-    auto urgent = [&] {
-      return stopping_ || sync_requests_ > 0 || pending_other_.waited_tokens > 0;
-    };
+    // (each commit has a fixed cost, and rows of one batch share pages); Flush() and shutdown
+    // do not wait.
+    auto urgent = [&] { return stopping_ || sync_requests_ > 0; };
     const auto gather_until = std::chrono::steady_clock::time_point(
         std::chrono::microseconds(last_commit_us_ + kMinBatchMicros));
     if (!urgent() && std::chrono::steady_clock::now() < gather_until) {
@@ -264,8 +251,6 @@ void EventRecorder::Run() {
     batch.events.swap(spare_events);
     batch.events.swap(pending_);
     std::swap(batch.updates, pending_other_.updates);
-    std::swap(batch.tokens, pending_other_.tokens);
-    pending_other_.waited_tokens = 0;
     std::swap(batch.writes, pending_other_.writes);
     const bool force_sync = stopping_ || sync_requests_ > 0;
     lock.unlock();
@@ -320,11 +305,11 @@ bool EventRecorder::NeedsWrite(const MachineState& state, bool exact) {
 void EventRecorder::Assign(store::StoredEvent& stored, MachineState& state) {
   const BootEvent& e = stored.event;
   store::MachineRecord& m = state.record;
-  // Only DHCP and HTTP events carry details that matter here; parsing every event's JSON was
+  // Only DHCP events carry details that matter here; parsing every event's JSON was
   // a visible share of the recorder's CPU under load.
   const bool dhcp_like = e.phase.rfind("dhcp.", 0) == 0 || e.phase.rfind("proxy.", 0) == 0;
   DetailFields detail;
-  if (dhcp_like || e.phase == "http.request") detail = ParseDetail(e.detail);
+  if (dhcp_like) detail = ParseDetail(e.detail);
 
   bool starts_boot = false;
   if (m.boot_count == 0) {
@@ -340,7 +325,7 @@ void EventRecorder::Assign(store::StoredEvent& stored, MachineState& state) {
     state.boot_progressed = false;
   }
   if (e.phase == "node.booted" || e.phase.rfind("agent.", 0) == 0) state.boot_progressed = true;
-  if (e.phase == "http.request" && detail.path == "/ipxe") state.boot_progressed = true;
+  if (e.phase == "boot.script" || e.phase == "boot.unmatched") state.boot_progressed = true;
 
   // Facts the DHCP exchange tells us.
   auto take = [](const std::string& value, std::string& field) {
@@ -392,11 +377,9 @@ void EventRecorder::Process(Batch& batch, bool force_sync) {
       if (!(state.record == state.written)) touched[mac] = true;
     }
   }
-  Status token_status = Ok();
-  if (!stored.empty() || !touched.empty() || !batch.tokens.empty()) {
-    // Events, the machine records they changed and new boot tokens go to the store in one
-    // transaction; it is fsynced when a token (its script waits for it) or a Flush() needs it,
-    // or when the last synced commit is kSyncInterval old.
+  if (!stored.empty() || !touched.empty()) {
+    // Events and the machine records they changed go to the store in one transaction; it is
+    // fsynced when a Flush() needs it, or when the last synced commit is kSyncInterval old.
     store::Store::Batch out;
     out.events = std::move(stored);
     out.machines.reserve(touched.size());
@@ -404,11 +387,9 @@ void EventRecorder::Process(Batch& batch, bool force_sync) {
       const MachineState& state = machines_[mac];
       if (NeedsWrite(state, force_sync)) out.machines.push_back(state.record);
     }
-    // Tokens are already queued in the store (IssueToken); this transaction writes them.
     const int64_t now = SteadyMicros();
-    out.sync = force_sync || !batch.tokens.empty() || now - last_sync_us_ >= kSyncIntervalMicros;
+    out.sync = force_sync || now - last_sync_us_ >= kSyncIntervalMicros;
     Status st = store_->RecordBatch(out);
-    token_status = st;
     if (!st) {
       logger->error("cannot store {} events: {}", out.events.size(), st.error().ToString());
     } else {
@@ -421,9 +402,6 @@ void EventRecorder::Process(Batch& batch, bool force_sync) {
       }
     }
     stored = std::move(out.events);
-  }
-  for (auto& [token, durable] : batch.tokens) {
-    if (durable) durable(token_status);
   }
   // Writes queued alongside run after the events they followed were stored.
   for (auto& w : batch.writes) w(*store_);

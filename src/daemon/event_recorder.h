@@ -11,11 +11,12 @@
 // The node OS's own DHCP client (no PXE vendor class) never starts a boot.
 //
 // Durability: a batch is committed without fsync (it survives a crash or kill -9 of paddock
-// at once) unless it carries a boot token, a Flush() waits for it, or the last synced commit
-// is kSyncInterval old; an idle recorder syncs what is unsynced after kSyncInterval. So a
-// power loss can cost at most the last kSyncInterval of timeline events, never a token, and
-// the recorder pays one fsync per kSyncInterval instead of one per batch (the DHCP path's
-// leases have their own synced commits: docs/architecture.md, "Performance notes").
+// at once) unless a Flush() waits for it or the last synced commit is kSyncInterval old; an
+// idle recorder syncs what is unsynced after kSyncInterval. So a power loss can cost at most
+// the last kSyncInterval of timeline events (boot tokens are not stored when issued:
+// daemon/tokens.h), and the recorder pays one fsync per kSyncInterval instead of one per
+// batch (the DHCP path's leases have their own synced commits: docs/architecture.md,
+// "Performance notes").
 
 #include <atomic>
 #include <condition_variable>
@@ -38,8 +39,7 @@ class EventRecorder final : public EventSink {
  public:
   static constexpr int64_t kBootGapSeconds = 600;
   static constexpr int64_t kSyncIntervalMicros = 1000000;
-  // Batches are at least this far apart (Flush(), shutdown and tokens someone waits for do
-  // not wait).
+  // Batches are at least this far apart (Flush() and shutdown do not wait).
   static constexpr int64_t kMinBatchMicros = 5000;
   // A machine's row is rewritten when a field other than last_seen_us changed, or when
   // last_seen_us moved this far since the row was written: a machine heard from 20 times a
@@ -55,21 +55,14 @@ class EventRecorder final : public EventSink {
   // Thread-safe, never blocks on I/O.
   void Record(BootEvent event) override;
 
-  // Queues an arbitrary write to run on the worker thread, in order with the events (used for
-  // boot tokens and machine facts learnt outside events). Thread-safe.
+  // Queues an arbitrary write to run on the worker thread, in order with the events (machine
+  // facts learnt outside events). Thread-safe.
   void Post(std::function<void(store::Store&)> write);
 
   // Queues an update of a machine's record (group, profile, hostname learnt when its script is
   // rendered); runs on the worker thread against the recorder's cached record, which is stored
   // in the next batch's transaction (no fsync of its own). Thread-safe.
   void UpdateMachine(const MacAddress& mac, std::function<void(store::MachineRecord&)> update);
-
-  // Issues a boot token: it is handed to the store at once (store::Store::QueueToken: visible to
-  // RedeemToken and FindToken immediately, never blocks on I/O) and written, fsynced, in the
-  // next batch's transaction (group commit). `durable` (may be empty) runs on the worker thread
-  // once that transaction is on disk (Ok) or failed (the error; the store keeps the token
-  // queued for its next write). `durable` must be quick (post and return). Thread-safe.
-  void IssueToken(store::BootToken token, std::function<void(const Status&)> durable);
 
   // Events dropped because the queue was full (the store could not keep up).
   uint64_t dropped() const { return dropped_.load(); }
@@ -93,16 +86,15 @@ class EventRecorder final : public EventSink {
   };
 
   using Update = std::pair<MacAddress, std::function<void(store::MachineRecord&)>>;
-  using TokenWrite = std::pair<store::BootToken, std::function<void(const Status&)>>;
   struct Batch {
     std::vector<BootEvent> events;
     std::vector<Update> updates;
-    std::vector<TokenWrite> tokens;
     std::vector<std::function<void(store::Store&)>> writes;
-    size_t waited_tokens = 0;  // tokens with a `durable` callback: their batch does not wait
-    size_t size() const { return events.size() + updates.size() + tokens.size() + writes.size(); }
+    size_t size() const { return events.size() + updates.size() + writes.size(); }
   };
 
+  // Nothing queued (mu_ held): the next write must wake the worker.
+  bool IdleLocked() const { return pending_.empty() && pending_other_.size() == 0; }
   void Run();
   void Process(Batch& batch, bool force_sync);
   void LoadMachines();

@@ -44,7 +44,7 @@ TEST_F(EventRecorderTest, NumbersBootsByFirmwareDiscoverAfterProgress) {
   rec.Record(Ev("dhcp.discover", 100, pxe));
   rec.Record(Ev("dhcp.ack", 100, R"({"ip":"198.18.0.100"})"));
   rec.Record(Ev("dhcp.discover", 101, pxe));  // iPXE's own DHCP: same boot
-  rec.Record(Ev("http.request", 102, R"({"path":"/ipxe"})"));
+  rec.Record(Ev("boot.script", 102, R"({"group":"g","path":"/ipxe"})"));
   rec.Record(Ev("dhcp.discover", 110, os));  // node OS DHCP: same boot
   rec.Record(Ev("node.booted", 111));
   rec.Record(Ev("dhcp.discover", 150, pxe));  // reboot: boot 2
@@ -71,7 +71,7 @@ TEST_F(EventRecorderTest, NumbersBootsByFirmwareDiscoverAfterProgress) {
 TEST_F(EventRecorderTest, ReadsFactsFromScannedAndParsedDetails) {
   EventRecorder rec(store_.get());
   rec.Record(Ev("dhcp.discover", 100, R"({"arch":7,"ipxe":true,"relayed":false,"xid":"0x1"})"));
-  rec.Record(Ev("http.request", 101, R"({"path":"/ipxe","status":200})"));
+  rec.Record(Ev("boot.script", 101, R"({"path":"/ipxe","status":200})"));
   // ipxe:true marks boot firmware: a new boot after the script was fetched.
   rec.Record(Ev("dhcp.discover", 102, R"({"ipxe":true,"uuid":"u1","firmware":"efi64"})"));
   // An escape in a value and a nested object: parsed, not scanned.
@@ -177,59 +177,6 @@ TEST_F(EventRecorderTest, LastSeenIsWrittenAtMostOncePerIntervalUntilFlush) {
     rec.Record(at("node.booted", t0 + 8 * step));
   }  // shutdown stores the lagging record too
   EXPECT_EQ(stored().last_seen_us, t0 + 8 * step);
-}
-
-TEST_F(EventRecorderTest, TokenIsStoredBeforeItsCallbackRuns) {
-  EventRecorder rec(store_.get());
-  std::mutex mu;
-  std::condition_variable cv;
-  int called = 0;
-  bool found_when_called = false;
-  std::string group_when_called;
-  for (int i = 0; i < 20; ++i) {
-    rec.Record(Ev("boot.script", 100 + i));
-    rec.UpdateMachine(kMac, [i](store::MachineRecord& m) { m.group = "g" + std::to_string(i); });
-    const std::string hash = "hash-" + std::to_string(i);
-    rec.IssueToken(store::BootToken{hash, kMac, 1, 100, 200, 0}, [&, hash, i](const Status& st) {
-      // Runs on the worker: the store must already hold the token and the machine update.
-      auto t = store_->FindToken(hash);
-      auto m = store_->GetMachine(kMac);
-      std::lock_guard<std::mutex> lock(mu);
-      EXPECT_TRUE(st) << st.error().ToString();
-      if (i == 19) {
-        found_when_called = t && t->has_value();
-        group_when_called = m && m->has_value() ? (*m)->group : "";
-      }
-      ++called;
-      cv.notify_all();
-    });
-  }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return called == 20; });
-  }
-  EXPECT_TRUE(found_when_called);
-  EXPECT_EQ(group_when_called, "g19");
-  rec.Flush();
-  auto events = store_->Timeline(kMac, 0, 100);
-  ASSERT_TRUE(events);
-  EXPECT_EQ(events->size(), 20u);
-}
-
-// An issued token can be redeemed before the recorder's batch wrote it (the store writes queued
-// tokens first), and it is in the store once its callback ran.
-TEST_F(EventRecorderTest, IssuedTokenIsRedeemableAtOnce) {
-  EventRecorder rec(store_.get());
-  rec.IssueToken(store::BootToken{"now", kMac, 1, 1, 5000, 0}, nullptr);
-  auto found = store_->FindToken("now");
-  ASSERT_TRUE(found && found->has_value());
-  auto redeemed = store_->RedeemToken("now", 10);
-  ASSERT_TRUE(redeemed) << redeemed.error().ToString();
-  EXPECT_EQ(redeemed->mac, kMac);
-  rec.Flush();
-  auto again = store_->RedeemToken("now", 11);
-  ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, ErrorCode::kPermissionDenied);
 }
 
 }  // namespace

@@ -1,11 +1,9 @@
 #include "dhcp/responder.h"
 
 #include <algorithm>
-#include <cstdio>
-
-#include <nlohmann/json.hpp>
 
 #include "boot/policy.h"
+#include "common/json_writer.h"
 #include "dhcp/pxe.h"
 
 namespace paddock::dhcp {
@@ -17,18 +15,6 @@ void AppendHex32(std::string& out, uint32_t v) {
   char buf[10] = {'0', 'x'};
   for (int i = 0; i < 8; ++i) buf[2 + i] = kDigits[(v >> (28 - 4 * i)) & 0xf];
   out.append(buf, sizeof(buf));
-}
-
-// Dotted quad without printf.
-void AppendIp(std::string& out, Ipv4Address ip) {
-  const uint32_t v = ip.value();
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    const unsigned octet = (v >> shift) & 0xff;
-    if (octet >= 100) out += static_cast<char>('0' + octet / 100);
-    if (octet >= 10) out += static_cast<char>('0' + octet / 10 % 10);
-    out += static_cast<char>('0' + octet % 10);
-    if (shift > 0) out += '.';
-  }
 }
 
 BootEvent MakeEvent(const DhcpPacket& request, std::string phase, std::string detail,
@@ -102,85 +88,24 @@ std::string EventDetail(const DhcpPacket& request, Ipv4Address ip, const std::st
   return EventDetail(request, ClassifyClient(request), ip, file, error);
 }
 
-namespace {
-
-// Appends `v` as a JSON string. Printable ASCII (what firmware sends) is copied with '"' and
-// '\\' escaped; anything else goes through nlohmann (control characters escaped, invalid UTF-8
-// replaced), so the text is exactly what nlohmann::json::dump wrote for the whole object before.
-void AppendJsonString(std::string& out, std::string_view v) {
-  for (unsigned char c : v) {
-    if (c < 0x20 || c >= 0x7f) {
-      out += nlohmann::json(std::string(v))
-                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      return;
-    }
-  }
-  out += '"';
-  for (char c : v) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += '"';
-}
-
-void AppendKey(std::string& out, const char* key) {
-  if (out.size() > 1) out += ',';
-  out += '"';
-  out += key;
-  out += "\":";
-}
-
-}  // namespace
-
 std::string EventDetail(const DhcpPacket& request, const boot::ClientInfo& c, Ipv4Address ip,
                         const std::string& file, const std::string& error) {
   // Written directly (building an nlohmann object per packet was a visible share of the io
   // thread's CPU). Keys in nlohmann's order (sorted), so the text is unchanged.
-  std::string out;
-  out.reserve(160);
-  out += '{';
-  if (c.arch) {
-    AppendKey(out, "arch");
-    out += std::to_string(*c.arch);
-  }
-  if (!error.empty()) {
-    AppendKey(out, "error");
-    AppendJsonString(out, error);
-  }
-  if (!file.empty()) {
-    AppendKey(out, "file");
-    AppendJsonString(out, file);
-  }
-  if (!ip.IsZero()) {
-    AppendKey(out, "ip");
-    out += '"';
-    AppendIp(out, ip);
-    out += '"';
-  }
-  if (c.is_ipxe) {
-    AppendKey(out, "ipxe");
-    out += "true";
-  }
-  AppendKey(out, "relayed");
-  out += request.giaddr.IsZero() ? "false" : "true";
-  if (!c.user_class.empty()) {
-    AppendKey(out, "user_class");
-    AppendJsonString(out, c.user_class);
-  }
-  if (c.uuid) {
-    AppendKey(out, "uuid");
-    AppendJsonString(out, *c.uuid);
-  }
-  if (!c.vendor_class.empty()) {
-    AppendKey(out, "vendor_class");
-    AppendJsonString(out, c.vendor_class);
-  }
-  AppendKey(out, "xid");
-  out += '"';
-  AppendHex32(out, request.xid);
-  out += '"';
-  out += '}';
-  return out;
+  FlatJsonWriter w;
+  if (c.arch) w.Int("arch", *c.arch);
+  if (!error.empty()) w.String("error", error);
+  if (!file.empty()) w.String("file", file);
+  if (!ip.IsZero()) w.Ip("ip", ip);
+  if (c.is_ipxe) w.Bool("ipxe", true);
+  w.Bool("relayed", !request.giaddr.IsZero());
+  if (!c.user_class.empty()) w.String("user_class", c.user_class);
+  if (c.uuid) w.String("uuid", *c.uuid);
+  if (!c.vendor_class.empty()) w.String("vendor_class", c.vendor_class);
+  std::string xid;
+  AppendHex32(xid, request.xid);
+  w.String("xid", xid);
+  return w.Finish();
 }
 
 LeasePoolOptions MakeLeasePoolOptions(const ServerOptions& options) {

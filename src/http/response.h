@@ -52,6 +52,11 @@ struct Response {
   Headers headers;
   std::string body;              // used when `file` is empty
   std::optional<FileBody> file;  // when set, the body is this file slice and `body` is ignored
+  // Not sent: what the exchange meant to the handler, handed to the server's access observer
+  // (AccessRecord::label/detail). The daemon records a labelled exchange as one timeline event
+  // of that phase instead of an "http.request" one; `access_detail` is then a JSON object.
+  std::string access_label;
+  std::string access_detail;
 
   // The number of body bytes this response announces in Content-Length.
   uint64_t ContentLength() const { return file ? file->length : body.size(); }

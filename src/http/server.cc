@@ -553,6 +553,8 @@ void Connection::OnSend(uint64_t gen, Response response) {
 void Connection::StartResponse(Response response) {
   state_ = State::kResponding;
   access_.status = response.status;
+  access_.label = std::move(response.access_label);
+  access_.detail = std::move(response.access_detail);
   server_->counters_.CountStatus(response.status);
   bool no_body = StatusHasNoBody(response.status);
   std::string head = BuildHead(response.status, response.headers, response.ContentLength(), false);

@@ -81,6 +81,8 @@ struct AccessRecord {
   uint64_t bytes_sent = 0;  // body bytes written (0 for HEAD and 304)
   int64_t duration_us = 0;  // from the request's last header byte to the last body byte
   bool complete = false;    // false when the body was cut short (client gone, Abort, error)
+  std::string label;        // Response::access_label / access_detail of an in-memory response
+  std::string detail;
 };
 
 class Server {

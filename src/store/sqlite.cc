@@ -24,6 +24,10 @@ void SqliteStatement::Bind(int index, const std::string& value) {
 
 void SqliteStatement::Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
 
+void SqliteStatement::BindBlob(int index, const std::string& bytes) {
+  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+}
+
 Result<bool> SqliteStatement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -51,6 +55,14 @@ std::string SqliteStatement::ColumnText(int column) const {
   if (text == nullptr) return {};
   return std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, column));
 }
+
+std::string SqliteStatement::ColumnBlob(int column) const {
+  const void* data = sqlite3_column_blob(stmt_, column);
+  if (data == nullptr) return {};
+  return std::string(static_cast<const char*>(data), sqlite3_column_bytes(stmt_, column));
+}
+
+int64_t SqliteDb::Changes() const { return sqlite3_changes64(db_); }
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool read_only) {
   // SQLite's memory statistics take a global mutex on every allocation (the recorder makes a

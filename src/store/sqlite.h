@@ -32,6 +32,7 @@ class SqliteStatement {
   // Parameters are 1-based, as in SQLite. Text is copied (SQLITE_TRANSIENT).
   void Bind(int index, const std::string& value);
   void Bind(int index, int64_t value);
+  void BindBlob(int index, const std::string& bytes);
   // Returns true when a row is available, false when done.
   Result<bool> Step();
   // Steps until done (for INSERT/UPDATE).
@@ -41,6 +42,7 @@ class SqliteStatement {
 
   int64_t ColumnInt(int column) const;
   std::string ColumnText(int column) const;
+  std::string ColumnBlob(int column) const;
 
  private:
   sqlite3* db_;
@@ -57,6 +59,8 @@ class SqliteDb {
   ~SqliteDb();
 
   Status Exec(const std::string& sql);
+  // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
+  int64_t Changes() const;
   // Prepared statements are cached by SQL text and reused (preparing costs more than running
   // the small statements the store issues). A statement already in use is prepared afresh.
   Result<SqliteStatement> Prepare(const std::string& sql);

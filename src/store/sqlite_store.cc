@@ -64,6 +64,16 @@ CREATE TABLE agent_credentials (
 );
 CREATE INDEX agent_credentials_by_mac ON agent_credentials(mac);
 )sql",
+    // 3: stateless boot tokens (daemon/tokens.h): boot_tokens keeps only redeemed ones; the
+    // tokens issued and never redeemed under the old scheme are dropped (they cannot be
+    // verified). secrets holds the key that signs boot tokens.
+    R"sql(
+DELETE FROM boot_tokens WHERE redeemed_at = 0;
+CREATE TABLE secrets (
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
+)sql",
 };
 
 class SqliteStore final : public Store {
@@ -89,61 +99,15 @@ class SqliteStore final : public Store {
 
   Status RecordBatch(const Batch& batch) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Status st = db_->Transaction(
+    return db_->Transaction(
         [&]() -> Status {
           if (auto s = AppendEventsLocked(batch.events); !s) return s;
           for (const MachineRecord& m : batch.machines) {
             if (auto s = UpsertMachineLocked(m); !s) return s;
           }
-          for (const BootToken& t : batch.tokens) {
-            if (auto s = PutTokenLocked(t); !s) return s;
-          }
-          return WriteQueuedTokensLocked();
+          return Ok();
         },
         batch.sync);
-    SettleQueuedTokensLocked(st);
-    return st;
-  }
-
-  void QueueToken(const BootToken& token) override {
-    std::lock_guard<std::mutex> lock(queued_mu_);
-    queued_tokens_.push_back(token);
-  }
-
-  // Inside a write transaction (mu_ held): writes the queued tokens. They leave the queue only
-  // when the transaction commits (RequeueOnFailure puts them back otherwise).
-  Status WriteQueuedTokensLocked() {
-    {
-      std::lock_guard<std::mutex> lock(queued_mu_);
-      in_flight_tokens_.swap(queued_tokens_);
-    }
-    if (in_flight_tokens_.empty()) return Ok();
-    auto st = db_->Prepare(
-        "INSERT OR IGNORE INTO boot_tokens(token_hash, mac, boot, created_at, expires_at, "
-        "redeemed_at) VALUES(?,?,?,?,?,?)");
-    if (!st) return tl::unexpected(st.error());
-    for (const BootToken& t : in_flight_tokens_) {
-      st->Reset();
-      st->Bind(1, t.token_hash);
-      st->Bind(2, t.mac.ToString());
-      st->Bind(3, t.boot);
-      st->Bind(4, t.created_at);
-      st->Bind(5, t.expires_at);
-      st->Bind(6, t.redeemed_at);
-      if (auto s = st->RunToCompletion(); !s) return s;
-    }
-    return Ok();
-  }
-
-  // After the transaction that ran WriteQueuedTokensLocked (mu_ held).
-  void SettleQueuedTokensLocked(const Status& committed) {
-    if (in_flight_tokens_.empty()) return;
-    if (!committed) {
-      std::lock_guard<std::mutex> lock(queued_mu_);
-      queued_tokens_.insert(queued_tokens_.begin(), in_flight_tokens_.begin(),
-                            in_flight_tokens_.end());
-    }
-    in_flight_tokens_.clear();
   }
 
   Status Sync() override {
@@ -311,84 +275,52 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Status PutToken(const BootToken& t) override {
+  Result<BootToken> RedeemToken(const BootToken& token, int64_t now) override {
     std::lock_guard<std::mutex> lock(mu_);
-    return PutTokenLocked(t);
-  }
-
-  Status PutTokenLocked(const BootToken& t) {
-    auto st = db_->Prepare(
-        "INSERT INTO boot_tokens(token_hash, mac, boot, created_at, expires_at, redeemed_at) "
-        "VALUES(?,?,?,?,?,?)");
-    if (!st) return tl::unexpected(st.error());
-    st->Bind(1, t.token_hash);
-    st->Bind(2, t.mac.ToString());
-    st->Bind(3, t.boot);
-    st->Bind(4, t.created_at);
-    st->Bind(5, t.expires_at);
-    st->Bind(6, t.redeemed_at);
-    return st->RunToCompletion();
-  }
-
-  Result<BootToken> RedeemToken(const std::string& token_hash, int64_t now) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    BootToken token;
-    Status failure = Ok();
+    bool inserted = false;
     Status tx = db_->Transaction([&]() -> Status {
-      // Tokens issued with QueueToken become durable here at the latest.
-      if (auto s = WriteQueuedTokensLocked(); !s) return s;
-      auto found = FindTokenLocked(token_hash);
-      if (!found) return tl::unexpected(found.error());
-      if (!*found) {
-        failure = NotFound("unknown boot token");
-        return Ok();
-      }
-      token = std::move(**found);
-      if (token.redeemed_at != 0) {
-        failure = PermissionDenied("boot token already redeemed");
-        return Ok();
-      }
-      auto up = db_->Prepare("UPDATE boot_tokens SET redeemed_at = ? WHERE token_hash = ?");
-      if (!up) return tl::unexpected(up.error());
-      up->Bind(1, now);
-      up->Bind(2, token_hash);
-      token.redeemed_at = now;
-      return up->RunToCompletion();
+      auto st = db_->Prepare(
+          "INSERT INTO boot_tokens(token_hash, mac, boot, created_at, expires_at, redeemed_at) "
+          "VALUES(?,?,?,?,?,?) ON CONFLICT(token_hash) DO NOTHING");
+      if (!st) return tl::unexpected(st.error());
+      st->Bind(1, token.token_hash);
+      st->Bind(2, token.mac.ToString());
+      st->Bind(3, token.boot);
+      st->Bind(4, token.created_at);
+      st->Bind(5, token.expires_at);
+      st->Bind(6, now);
+      if (auto s = st->RunToCompletion(); !s) return s;
+      inserted = db_->Changes() == 1;
+      return Ok();
     });
-    SettleQueuedTokensLocked(tx);
     if (!tx) return tl::unexpected(tx.error());
-    if (!failure) return tl::unexpected(failure.error());
-    return token;
+    if (!inserted) return PermissionDenied("boot token already redeemed");
+    BootToken out = token;
+    out.redeemed_at = now;
+    return out;
   }
 
-  Result<std::optional<BootToken>> FindToken(const std::string& token_hash) override {
+  Result<std::string> Secret(const std::string& name, const std::string& candidate) override {
     std::lock_guard<std::mutex> lock(mu_);
-    {
-      std::lock_guard<std::mutex> queued(queued_mu_);
-      for (const BootToken& t : queued_tokens_) {
-        if (t.token_hash == token_hash) return std::optional<BootToken>(t);
-      }
-    }
-    return FindTokenLocked(token_hash);
-  }
-
-  Result<std::optional<BootToken>> FindTokenLocked(const std::string& token_hash) {
-    auto st = db_->Prepare(
-        "SELECT mac, boot, created_at, expires_at, redeemed_at FROM boot_tokens "
-        "WHERE token_hash = ?");
-    if (!st) return tl::unexpected(st.error());
-    st->Bind(1, token_hash);
-    auto row = st->Step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) return std::optional<BootToken>();
-    BootToken t;
-    t.token_hash = token_hash;
-    t.mac = MacAddress::Parse(st->ColumnText(0)).value_or(MacAddress());
-    t.boot = st->ColumnInt(1);
-    t.created_at = st->ColumnInt(2);
-    t.expires_at = st->ColumnInt(3);
-    t.redeemed_at = st->ColumnInt(4);
-    return std::optional<BootToken>(std::move(t));
+    std::string value;
+    Status tx = db_->Transaction([&]() -> Status {
+      auto put =
+          db_->Prepare("INSERT INTO secrets(name, value) VALUES(?,?) ON CONFLICT DO NOTHING");
+      if (!put) return tl::unexpected(put.error());
+      put->Bind(1, name);
+      put->BindBlob(2, candidate);
+      if (auto s = put->RunToCompletion(); !s) return s;
+      auto get = db_->Prepare("SELECT value FROM secrets WHERE name = ?");
+      if (!get) return tl::unexpected(get.error());
+      get->Bind(1, name);
+      auto row = get->Step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return IoError("secret " + name + " vanished");
+      value = get->ColumnBlob(0);
+      return Ok();
+    });
+    if (!tx) return tl::unexpected(tx.error());
+    return value;
   }
 
   Status PutCredential(const AgentCredential& c) override {
@@ -443,11 +375,6 @@ class SqliteStore final : public Store {
 
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
-  // QueueToken's tokens not yet in a transaction; queued_mu_ is never held across I/O, so
-  // QueueToken does not wait for a commit in progress.
-  std::mutex queued_mu_;
-  std::vector<BootToken> queued_tokens_;
-  std::vector<BootToken> in_flight_tokens_;  // in the transaction running now (mu_ held)
 };
 
 }  // namespace

@@ -107,18 +107,61 @@ TEST_F(StoreTest, LeasesUpsertByIp) {
   EXPECT_EQ((*rows)[0].client_id, "01525400e2e001");
 }
 
+// Boot tokens are stored only when redeemed: the first redemption of a hash wins, durably.
 TEST_F(StoreTest, TokenRedeemsOnce) {
   auto store = Open();
-  ASSERT_TRUE(store->PutToken(BootToken{"abc", kMac, 1, 10, 1000, 0}));
-  auto first = store->RedeemToken("abc", 20);
+  auto first = store->RedeemToken(BootToken{"abc", kMac, 3, 10, 1000, 0}, 20);
   ASSERT_TRUE(first) << first.error().ToString();
   EXPECT_EQ(first->mac, kMac);
-  auto second = store->RedeemToken("abc", 30);
+  EXPECT_EQ(first->boot, 3);
+  EXPECT_EQ(first->redeemed_at, 20);
+  auto second = store->RedeemToken(BootToken{"abc", kMac, 3, 10, 1000, 0}, 30);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code, ErrorCode::kPermissionDenied);
-  auto unknown = store->RedeemToken("zzz", 30);
-  ASSERT_FALSE(unknown);
-  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(store->RedeemToken(BootToken{"other", kMac, 3, 10, 1000, 0}, 30));
+  store.reset();
+  store = Open();
+  auto reopened = store->RedeemToken(BootToken{"abc", kMac, 3, 10, 1000, 0}, 40);
+  ASSERT_FALSE(reopened);
+  EXPECT_EQ(reopened.error().code, ErrorCode::kPermissionDenied);
+}
+
+// A secret is created once from the first candidate (binary-safe) and kept across reopening.
+TEST_F(StoreTest, SecretIsCreatedOnceAndKept) {
+  const std::string key1("k\0\xff\x01 first", 11);
+  auto store = Open();
+  auto got = store->Secret("boot_token_key", key1);
+  ASSERT_TRUE(got) << got.error().ToString();
+  EXPECT_EQ(*got, key1);
+  auto again = store->Secret("boot_token_key", "another candidate");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, key1);
+  auto other = store->Secret("other", "x");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(*other, "x");
+  store.reset();
+  store = Open();
+  auto reopened = store->Secret("boot_token_key", "third");
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(*reopened, key1);
+}
+
+// Schema 3 drops the tokens issued under the old scheme and never redeemed, and keeps the
+// redeemed ones (still refused).
+TEST_F(StoreTest, MigrationThreeKeepsOnlyRedeemedTokens) {
+  { Open(); }
+  std::string cmd =
+      "sqlite3 " + path_ +
+      " \"DROP TABLE secrets; PRAGMA user_version=2; "
+      "INSERT INTO boot_tokens VALUES('old-open', '52:54:00:e2:e0:01', 1, 1, 9, 0); "
+      "INSERT INTO boot_tokens VALUES('old-used', '52:54:00:e2:e0:01', 1, 1, 9, 5);\"";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  auto store = Open();
+  EXPECT_TRUE(store->RedeemToken(BootToken{"old-open", kMac, 1, 1, 9, 0}, 20));
+  auto used = store->RedeemToken(BootToken{"old-used", kMac, 1, 1, 9, 0}, 20);
+  ASSERT_FALSE(used);
+  EXPECT_EQ(used.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(store->Secret("boot_token_key", "k"));
 }
 
 // A committed write survives the process being killed with SIGKILL right after it.
@@ -150,10 +193,9 @@ TEST_F(StoreTest, CommittedWritesSurviveKill9) {
   EXPECT_EQ(events->size(), 1u);
 }
 
-// The recorder's group commit: events, machines and tokens in one transaction; an unsynced
-// batch (sync = false) still survives kill -9 (it is in the WAL), and a duplicate token rolls
-// the whole batch back.
-TEST_F(StoreTest, RecordBatchWritesAllOrNothingAndUnsyncedSurvivesKill9) {
+// The recorder's group commit: events and machines in one transaction; an unsynced batch
+// (sync = false) still survives kill -9 (it is in the WAL).
+TEST_F(StoreTest, RecordBatchUnsyncedSurvivesKill9) {
   { Open(); }
   pid_t child = fork();
   ASSERT_GE(child, 0);
@@ -166,7 +208,6 @@ TEST_F(StoreTest, RecordBatchWritesAllOrNothingAndUnsyncedSurvivesKill9) {
     m.mac = kMac;
     m.group = "workers";
     batch.machines = {m};
-    batch.tokens = {BootToken{"t1", kMac, 1, 10, 1000, 0}};
     batch.sync = false;
     if (!(*s)->RecordBatch(batch)) _exit(3);
     kill(getpid(), SIGKILL);
@@ -182,45 +223,7 @@ TEST_F(StoreTest, RecordBatchWritesAllOrNothingAndUnsyncedSurvivesKill9) {
   auto machine = store->GetMachine(kMac);
   ASSERT_TRUE(machine && machine->has_value());
   EXPECT_EQ((*machine)->group, "workers");
-  auto token = store->FindToken("t1");
-  ASSERT_TRUE(token && token->has_value());
-
-  // A duplicate token hash: nothing of the batch is written.
-  Store::Batch dup;
-  dup.events = {StoredEvent{0, 1, Event("boot.script", 8)}};
-  dup.tokens = {BootToken{"t2", kMac, 1, 10, 1000, 0}, BootToken{"t1", kMac, 1, 10, 1000, 0}};
-  EXPECT_FALSE(store->RecordBatch(dup));
-  events = store->Timeline(kMac, 0, 10);
-  ASSERT_TRUE(events);
-  EXPECT_EQ(events->size(), 1u);
-  auto t2 = store->FindToken("t2");
-  ASSERT_TRUE(t2);
-  EXPECT_FALSE(t2->has_value());
   EXPECT_TRUE(store->Sync());
-}
-
-// QueueToken: visible at once, written by the next write transaction (here RedeemToken's), and
-// kept queued when that transaction fails.
-TEST_F(StoreTest, QueuedTokenIsVisibleAndWrittenByTheNextTransaction) {
-  auto store = Open();
-  store->QueueToken(BootToken{"q1", kMac, 2, 10, 1000, 0});
-  auto found = store->FindToken("q1");
-  ASSERT_TRUE(found && found->has_value());
-  EXPECT_EQ((*found)->boot, 2);
-  // A failing batch (duplicate explicit token) must not lose the queued one.
-  ASSERT_TRUE(store->PutToken(BootToken{"dup", kMac, 1, 10, 1000, 0}));
-  Store::Batch bad;
-  bad.tokens = {BootToken{"dup", kMac, 1, 10, 1000, 0}};
-  EXPECT_FALSE(store->RecordBatch(bad));
-  auto redeemed = store->RedeemToken("q1", 20);
-  ASSERT_TRUE(redeemed) << redeemed.error().ToString();
-  EXPECT_EQ(redeemed->mac, kMac);
-  // Reopened: the token is on disk, redeemed.
-  store.reset();
-  store = Open();
-  auto again = store->RedeemToken("q1", 30);
-  ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, ErrorCode::kPermissionDenied);
 }
 
 TEST_F(StoreTest, RefusesNewerSchema) {

@@ -58,14 +58,14 @@ struct LeaseRow {
   int64_t updated_at = 0;  // unix seconds
 };
 
-// A one-time boot token, stored as a hash of the token text.
+// A redeemed boot token, stored as a hash of the token text.
 struct BootToken {
   std::string token_hash;  // hex SHA-256 of the token
   MacAddress mac;
   int64_t boot = 0;
   int64_t created_at = 0;  // unix seconds
   int64_t expires_at = 0;
-  int64_t redeemed_at = 0;  // 0 = not redeemed yet
+  int64_t redeemed_at = 0;
 };
 
 // A node agent's machine credential (issued when a boot token is redeemed), stored as a hash.
@@ -96,16 +96,14 @@ class Store {
   // the daemon's event recorder does for every batch.
   virtual Status RecordBatch(const std::vector<StoredEvent>& events,
                              const std::vector<MachineRecord>& machines) = 0;
-  // The event recorder's group commit: events, machine records and new boot tokens (PutToken's
-  // rows) in ONE transaction. Fails (and writes nothing) if a token hash exists.
+  // The event recorder's group commit: events and machine records in ONE transaction.
   struct Batch {
     std::vector<StoredEvent> events;
     std::vector<MachineRecord> machines;
-    std::vector<BootToken> tokens;
     // true: the commit is fsynced (survives power loss) before the call returns, like every
     // other write. false: it is written but not fsynced (WAL, synchronous=NORMAL): it survives
     // a crash or kill -9 of paddock, and a power loss once any later synced commit (a lease, a
-    // token, the recorder's periodic sync) has returned.
+    // redeemed token, the recorder's periodic sync) has returned.
     bool sync = true;
   };
   virtual Status RecordBatch(const Batch& batch) = 0;
@@ -116,20 +114,15 @@ class Store {
   virtual Status SaveLeases(const std::vector<LeaseRow>& leases) = 0;
   virtual Result<std::vector<LeaseRow>> LoadLeases() = 0;
 
-  // Boot tokens. RedeemToken marks the token redeemed at `now` and returns it, atomically; a
-  // token that was redeemed before is returned with its earlier redeemed_at unchanged and the
-  // call fails with kPermissionDenied; an unknown token fails with kNotFound.
-  virtual Status PutToken(const BootToken& token) = 0;
-  // Issues a token without waiting for the disk: it is kept in memory (never blocks on I/O,
-  // thread-safe) and written by the next write transaction of this store, whichever it is
-  // (the event recorder's next batch, usually milliseconds later). RedeemToken and FindToken see
-  // it at once: RedeemToken writes the queued tokens first, in its own transaction, so a token
-  // is always durable before it is redeemed. A token whose hash exists is ignored.
-  virtual void QueueToken(const BootToken& token) = 0;
-  virtual Result<BootToken> RedeemToken(const std::string& token_hash, int64_t now) = 0;
+  // Boot tokens are stateless (daemon/tokens.h: signed, nothing stored when issued); the store
+  // keeps the redeemed ones so that each is accepted once. RedeemToken records `token` (its
+  // hash and facts) as redeemed at `now` and returns it with redeemed_at set, atomically and
+  // durably; a token whose hash was redeemed before fails with kPermissionDenied.
+  virtual Result<BootToken> RedeemToken(const BootToken& token, int64_t now) = 0;
 
-  // The token of `token_hash` without redeeming it (NoCloud seed URLs), nullopt if unknown.
-  virtual Result<std::optional<BootToken>> FindToken(const std::string& token_hash) = 0;
+  // A named secret: the stored value, or `candidate` stored (durably) and returned when the
+  // name is new. Concurrent first calls agree on one value.
+  virtual Result<std::string> Secret(const std::string& name, const std::string& candidate) = 0;
 
   // Agent credentials. PutCredential fails if the hash exists; FindCredential returns nullopt
   // for an unknown hash.

@@ -421,7 +421,7 @@ e2e_check_timeline() {
 # Expected timeline of a guest by firmware and DHCP mode (the phases every boot must show).
 e2e_expected_phases() {
   local fw=$1 mode=$2
-  local http=(http.request~boot.ipxe http.request~/ipxe http.request~vmlinuz http.request~initrd
+  local http=(http.request~boot.ipxe boot.script~/ipxe http.request~vmlinuz http.request~initrd
     node.booted)
   if [[ $mode == full ]]; then
     case $fw in

@@ -90,7 +90,7 @@ cmdline() {  # cmdline FILE
   nsc curl -sf "$SERVER/ipxe?mac=$MACH&arch=x86_64&platform=pcbios" >"$WORK/script" ||
     fail "/ipxe"
   grep -o 'paddock\.[a-z]*=[^ ]*' "$WORK/script" | tr '\n' ' ' >"$1"
-  grep -q "paddock.token=[0-9a-f]\{32\}" "$1" || fail "no token in script: $(cat "$WORK/script")"
+  grep -q "paddock.token=[0-9a-f]\{86\}" "$1" || fail "no token in script: $(cat "$WORK/script")"
   grep -q "paddock.server=" "$1" || fail "no paddock.server in script"
 }
 newroot() {  # newroot DIR: a minimal node image

@@ -111,7 +111,7 @@ ncl() { ip netns exec "$NSC" "$@"; }
 mac=52-54-00-40-00-01
 nsc curl -sf "http://198.18.40.1:8080/ipxe?mac=$mac&arch=x86_64&platform=pcbios" >"$WORK/script"
 grep -q "first" "$WORK/script" || fail "script lacks profile args"
-grep -q "paddock.token=[0-9a-f]\{32\}" "$WORK/script" || fail "script lacks a boot token"
+grep -q "paddock.token=[0-9a-f]\{86\}" "$WORK/script" || fail "script lacks a boot token"
 grep -q "initrd=initrd.img" "$WORK/script" || fail "script lacks initrd= for UEFI"
 sum_remote=$(nsc curl -sf http://198.18.40.1:8080/assets/vmlinuz | sha256sum)
 [ "$sum_remote" = "$(sha256sum <"$WORK/assets/vmlinuz")" ] || fail "asset differs"
@@ -148,9 +148,13 @@ python3 - "$WORK/tl.json" <<'PY'
 import json, sys
 ev = json.load(open(sys.argv[1]))
 phases = [e["phase"] for e in ev]
-assert "boot.script" in phases, phases
-reqs = [e for e in ev if e["phase"] == "http.request"]
-assert any(e["detail"]["path"] == "/ipxe" and e["detail"]["status"] == 200 for e in reqs), reqs
+# One event per script: the render's facts and the HTTP exchange's (no separate http.request).
+scripts = [e for e in ev if e["phase"] == "boot.script"]
+assert scripts, phases
+d = scripts[0]["detail"]
+assert d["path"] == "/ipxe" and d["status"] == 200 and d["group"] and d["complete"], d
+assert scripts[0]["bytes"] > 0 and scripts[0]["ok"], scripts[0]
+assert not any(e["phase"] == "http.request" and e["detail"]["path"] == "/ipxe" for e in ev), ev
 PY
 "$PADDOCK" machines --data-dir "$WORK/data" | grep -q "${mac//-/:}" || fail "machine not listed"
 pass "timeline and machines readable"
