@@ -477,7 +477,8 @@ def render_cost_lines(L, r):
     cores = any_machine(r)["nproc"]
     L.append("Where the CPU of a request goes (medians over trials, µs per request): paddock "
              + ", ".join(f"`{k}` {f(v)}" for k, v in th.items())
-             + f" (io thread = `paddock`: HTTP, rendering, token); nginx {f(srv_ng)} in all; "
+             + f" (io thread = `paddock`: HTTP, rendering, signing the token); nginx "
+             f"{f(srv_ng)} in all; "
              f"the wrk client {f(client_pd)} against paddock, {f(client_ng)} against nginx. "
              f"paddock's recorder finished its writes {f(catch)} s after the clients stopped "
              "(that CPU is counted) and dropped "
@@ -487,8 +488,10 @@ def render_cost_lines(L, r):
              f"client µs per request): about {f(cores * 1e6 / (srv_ng + client_ng), 0)} req/s "
              f"for nginx and {f(cores * 1e6 / (srv_pd + client_pd), 0)} for paddock at these "
              f"costs. paddock's io thread alone costs {f(io / srv_ng if io and srv_ng else None)}"
-             "× nginx's whole request; the rest is bookkeeping nginx does not do: a one-time "
-             "token and two timeline rows stored per script.")
+             "× nginx's whole request; the recorder's share is bookkeeping nginx does not do: "
+             "one timeline row and the machine's record per script. paddock serves from one "
+             "io thread, so it cannot use a second core for HTTP while the client leaves one "
+             "free.")
     L.append("")
 
 
@@ -632,18 +635,23 @@ def main():
                  "connection per client, keep-alive. Latency = time to receive the whole 64 MB "
                  "response (only completed responses count; see the count). nginx: Debian "
                  "nginx-light, `worker_processes auto` (2), sendfile, access log on. paddock: "
-                 "one io thread, sendfile, every request recorded to its timeline.")
+                 "one io thread, sendfile, every request recorded to its timeline. "
+                 "Server + client CPU s/GB is the whole machine's cost of a GB: the kernel's "
+                 "network work (softirq, about 40% of all CPU here) is charged to whichever task "
+                 "runs when it fires, so part of it moves between the server's and the client's "
+                 "figure.")
         L.append("")
         L.append("| clients | server | Gbit/s | ratio to nginx | completed | p50 s | p99 s | "
-                 "server CPU s/GB | saturated side |")
-        L.append("|---|---|---|---|---|---|---|---|---|")
+                 "server CPU s/GB | server + client CPU s/GB | saturated side |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|")
         for c, by in r["summary"].items():
             ng = by["nginx"]["gbit_per_s"]
             for s, v in by.items():
                 L.append(f"| {c} | {s} | {f(v['gbit_per_s'])} | "
                          f"{f(v['gbit_per_s'] / ng if ng else None)} | {f(v['requests'])} | "
                          f"{f(v['p50_s'], 3)} | {f(v['p99_s'], 3)} | "
-                         f"{f(v['server_cpu_s_per_gb'], 3)} | {'; '.join(v['saturated'])} |")
+                         f"{f(v['server_cpu_s_per_gb'], 3)} | "
+                         f"{f(v.get('machine_cpu_s_per_gb'), 3)} | {'; '.join(v['saturated'])} |")
         L.append("")
         if "http" in plot_files:
             L.append(f"![HTTP throughput]({rel(plot_files['http'])})")
@@ -655,9 +663,9 @@ def main():
         L.append("")
         L.append(f"{load_line(r)}. paddock with {r['machines']} declared machines in "
                  f"{r['groups']} groups; wrk `-c {r['connections']} -d {wrk_seconds(r)}s` with a "
-                 "Lua script cycling through every machine's `/ipxe?mac=..` (each render also "
-                 "stores a one-time boot token and a timeline event). nginx serves a static file "
-                 f"of the same size ({r['script_bytes']} B, a script paddock rendered), asked for "
+                 "Lua script cycling through every machine's `/ipxe?mac=..` (each render signs "
+                 "a one-time boot token and records one timeline event). nginx serves a static "
+                 f"file of the same size ({r['script_bytes']} B, a script paddock rendered), asked for "
                  "through the same Lua client with the same query strings.")
         L.append("")
         L.append("| server | req/s | ratio to nginx | p50 ms | p99 ms | server CPU µs/req | "
