@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 
@@ -89,6 +90,17 @@ TEST(BootTokenSignerTest, KeyFromTheStoreSurvivesReopening) {
     auto claims = (*signer)->Verify(token);
     ASSERT_TRUE(claims);
     EXPECT_EQ(claims->boot, 3);
+  }
+  {
+    // docs/operations.md's rotation: deleting the key makes every outstanding token unknown.
+    const std::string cmd =
+        "sqlite3 " + dir + "/paddock.db \"DELETE FROM secrets WHERE name='boot_token_key'\"";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    auto store = store::OpenSqliteStore(dir + "/paddock.db");
+    ASSERT_TRUE(store);
+    auto signer = BootTokenSigner::FromStore(**store);
+    ASSERT_TRUE(signer);
+    EXPECT_FALSE((*signer)->Verify(token));
   }
   {
     // Another database, another key.

@@ -1,6 +1,12 @@
 #include "store/sqlite.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace paddock::store {
 
@@ -73,6 +79,22 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool r
     return true;
   }();
   (void)kNoMemStatus;
+  if (!read_only) {
+    // Owner-only: the database holds the key that signs boot tokens (daemon/tokens.h), so
+    // reading it is enough to mint them. A new file is created 0600; an older one, and its WAL
+    // and shared-memory files (SQLite gives those the database's mode when it creates them),
+    // are tightened.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return IoError("cannot open database " + path + ": " + std::strerror(errno));
+    }
+    ::close(fd);
+    for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+      if (::chmod(file.c_str(), 0600) != 0 && errno != ENOENT) {
+        return IoError("cannot make " + file + " owner-only: " + std::strerror(errno));
+      }
+    }
+  }
   sqlite3* raw = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;

@@ -1,4 +1,5 @@
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -224,6 +225,25 @@ TEST_F(StoreTest, RecordBatchUnsyncedSurvivesKill9) {
   ASSERT_TRUE(machine && machine->has_value());
   EXPECT_EQ((*machine)->group, "workers");
   EXPECT_TRUE(store->Sync());
+}
+
+// The database holds the boot token key: it is created owner-only, and an older world-readable
+// one (with its WAL) is tightened when opened.
+TEST_F(StoreTest, DatabaseIsOwnerOnly) {
+  auto mode = [](const std::string& file) {
+    struct stat st {};
+    EXPECT_EQ(::stat(file.c_str(), &st), 0) << file;
+    return st.st_mode & 0777;
+  };
+  {
+    auto store = Open();
+    ASSERT_TRUE(store->Secret("boot_token_key", "k"));
+    EXPECT_EQ(mode(path_), 0600u);
+    EXPECT_EQ(mode(path_ + "-wal"), 0600u);
+  }
+  ASSERT_EQ(::chmod(path_.c_str(), 0644), 0);
+  auto store = Open();
+  EXPECT_EQ(mode(path_), 0600u);
 }
 
 TEST_F(StoreTest, RefusesNewerSchema) {
