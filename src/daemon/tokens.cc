@@ -38,18 +38,8 @@ void FillRandom(uint8_t* buf, size_t n) {
   }
 }
 
-void PutU32(uint8_t* p, int64_t v) {
-  const uint32_t u = static_cast<uint32_t>(std::clamp<int64_t>(v, 0, UINT32_MAX));
-  p[0] = static_cast<uint8_t>(u >> 24);
-  p[1] = static_cast<uint8_t>(u >> 16);
-  p[2] = static_cast<uint8_t>(u >> 8);
-  p[3] = static_cast<uint8_t>(u);
-}
-
-int64_t GetU32(const uint8_t* p) {
-  return static_cast<int64_t>((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
-                              (uint32_t{p[2]} << 8) | uint32_t{p[3]});
-}
+// A time or boot number as the token's unsigned 32 bits (clamped, never wrapped).
+uint32_t Clamp32(int64_t v) { return static_cast<uint32_t>(std::clamp<int64_t>(v, 0, UINT32_MAX)); }
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -100,16 +90,19 @@ Result<std::unique_ptr<BootTokenSigner>> BootTokenSigner::FromStore(store::Store
 }
 
 std::string BootTokenSigner::Issue(const BootTokenClaims& claims) const {
-  uint8_t raw[kTokenBytes];
-  raw[0] = kVersion;
-  std::memcpy(raw + 1, claims.mac.bytes().data(), 6);
-  PutU32(raw + 7, claims.boot);
-  PutU32(raw + 11, claims.issued_at);
-  PutU32(raw + 15, claims.expires_at);
+  ByteWriter w(kTokenBytes);
+  w.WriteU8(kVersion);
+  w.WriteBytes(claims.mac.bytes());
+  w.WriteU32(Clamp32(claims.boot));
+  w.WriteU32(Clamp32(claims.issued_at));
+  w.WriteU32(Clamp32(claims.expires_at));
   const uint64_t nonce = nonce_.fetch_add(1, std::memory_order_relaxed);
-  for (int i = 0; i < 8; ++i) raw[19 + i] = static_cast<uint8_t>(nonce >> (56 - 8 * i));
-  Tag(key_, raw, raw + kSignedBytes);
-  return HexEncode(ByteSpan(raw, sizeof(raw)));
+  w.WriteU32(static_cast<uint32_t>(nonce >> 32));
+  w.WriteU32(static_cast<uint32_t>(nonce));
+  uint8_t tag[kTagBytes];
+  Tag(key_, w.bytes().data(), tag);
+  w.WriteBytes(ByteSpan(tag, sizeof(tag)));
+  return HexEncode(w.bytes());
 }
 
 std::optional<BootTokenClaims> BootTokenSigner::Verify(std::string_view token) const {
@@ -125,11 +118,18 @@ std::optional<BootTokenClaims> BootTokenSigner::Verify(std::string_view token) c
   uint8_t tag[kTagBytes];
   Tag(key_, raw, tag);
   if (CRYPTO_memcmp(tag, raw + kSignedBytes, kTagBytes) != 0) return std::nullopt;
+  ByteReader r(ByteSpan(raw + 1, kSignedBytes - 1));  // after the version
+  ByteSpan mac;
+  uint32_t boot = 0, issued = 0, expires = 0;
+  r.ReadSpan(6, &mac);
+  r.ReadU32(&boot);
+  r.ReadU32(&issued);
+  r.ReadU32(&expires);
   BootTokenClaims c;
-  c.mac = MacAddress::FromBytes(raw + 1);
-  c.boot = GetU32(raw + 7);
-  c.issued_at = GetU32(raw + 11);
-  c.expires_at = GetU32(raw + 15);
+  c.mac = MacAddress::FromBytes(mac.data());
+  c.boot = boot;
+  c.issued_at = issued;
+  c.expires_at = expires;
   return c;
 }
 

@@ -117,8 +117,7 @@ TEST(BootTokenSignerTest, KeyFromTheStoreSurvivesReopening) {
 TEST(BootTokenSignerTest, HmacSha256KnownAnswers) {
   auto hmac = [](const std::string& key, const std::string& msg) {
     uint8_t out[32];
-    detail::HmacSha256(ByteSpan(reinterpret_cast<const uint8_t*>(key.data()), key.size()),
-                       ByteSpan(reinterpret_cast<const uint8_t*>(msg.data()), msg.size()), out);
+    detail::HmacSha256(AsBytes(key), AsBytes(msg), out);
     return HexEncode(ByteSpan(out, sizeof(out)));
   };
   EXPECT_EQ(hmac(std::string(20, '\x0b'), "Hi There"),

@@ -85,18 +85,6 @@ class SqliteStore final : public Store {
     return UpsertMachineLocked(m);
   }
 
-  Status RecordBatch(const std::vector<StoredEvent>& events,
-                     const std::vector<MachineRecord>& machines) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return db_->Transaction([&]() -> Status {
-      if (auto s = AppendEventsLocked(events); !s) return s;
-      for (const MachineRecord& m : machines) {
-        if (auto s = UpsertMachineLocked(m); !s) return s;
-      }
-      return Ok();
-    });
-  }
-
   Status RecordBatch(const Batch& batch) override {
     std::lock_guard<std::mutex> lock(mu_);
     return db_->Transaction(

@@ -92,10 +92,6 @@ class Store {
   virtual Result<std::vector<StoredEvent>> Timeline(const MacAddress& mac, int64_t boot,
                                                     int64_t limit) = 0;
 
-  // Appends events and upserts machine records in ONE transaction (one fsync), which is what
-  // the daemon's event recorder does for every batch.
-  virtual Status RecordBatch(const std::vector<StoredEvent>& events,
-                             const std::vector<MachineRecord>& machines) = 0;
   // The event recorder's group commit: events and machine records in ONE transaction.
   struct Batch {
     std::vector<StoredEvent> events;
